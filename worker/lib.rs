@@ -1,0 +1,10 @@
+//! Liasse: a self-hosted document-processing worker for invoices and contracts.
+//! See ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod document;
+pub mod einvoice;
+pub mod error;
+pub mod intake;
+pub mod ocr;
+pub mod pipeline;
