@@ -30,11 +30,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let bar = if files.len() > 1 {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if files.len() > 1 { ProgressBar::new(files.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta} {msg}")
             .expect("static template"),
@@ -43,20 +39,12 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     let mut total = 0usize;
     for file in &files {
-        bar.set_message(
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
+        bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let outcomes = process_path(&engine, file);
         for o in &outcomes {
             total += 1;
             failed += o.is_failed() as usize;
-            let json = if args.pretty {
-                serde_json::to_string_pretty(o)?
-            } else {
-                serde_json::to_string(o)?
-            };
+            let json = if args.pretty { serde_json::to_string_pretty(o)? } else { serde_json::to_string(o)? };
             match &args.out {
                 Some(dir) => {
                     let path = dir.join(format!("{}.json", o.content_hash));
@@ -73,22 +61,12 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    eprintln!(
-        "liasse: {total} document(s), {} processed, {failed} failed",
-        total - failed
-    );
-    Ok(if failed > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    eprintln!("liasse: {total} document(s), {} processed, {failed} failed", total - failed);
+    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 fn process_path(engine: &Engine, file: &Path) -> Vec<Outcome> {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let path = Some(file.display().to_string());
     match std::fs::read(file) {
         Ok(bytes) => pipeline::process_one(engine, Input::file(bytes, &name, path)),
@@ -110,8 +88,7 @@ fn process_path(engine: &Engine, file: &Path) -> Vec<Outcome> {
 fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
-        let meta =
-            std::fs::metadata(p).with_context(|| format!("{} does not exist", p.display()))?;
+        let meta = std::fs::metadata(p).with_context(|| format!("{} does not exist", p.display()))?;
         if meta.is_file() {
             files.push(p.clone());
             continue;

@@ -96,11 +96,7 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig {
-            helper: None,
-            text_timeout_secs: 60,
-            memory_limit_mb: 4096,
-        }
+        SandboxConfig { helper: None, text_timeout_secs: 60, memory_limit_mb: 4096 }
     }
 }
 

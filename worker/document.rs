@@ -213,11 +213,7 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(code: &str, page: Option<u32>, message: impl Into<String>) -> Self {
-        Warning {
-            code: code.to_string(),
-            page,
-            message: message.into(),
-        }
+        Warning { code: code.to_string(), page, message: message.into() }
     }
 }
 
@@ -243,10 +239,7 @@ pub struct Document {
 impl Document {
     /// Number of pages read by OCR.
     pub fn ocr_pages(&self) -> usize {
-        self.pages
-            .iter()
-            .filter(|p| p.method == PageMethod::Ocr)
-            .count()
+        self.pages.iter().filter(|p| p.method == PageMethod::Ocr).count()
     }
 
     /// The text of a span on a page, if both exist.

@@ -7,11 +7,7 @@ use std::path::PathBuf;
 mod cli_process;
 
 #[derive(Parser)]
-#[command(
-    name = "liasse",
-    version,
-    about = "Self-hosted document processing for invoices and contracts"
-)]
+#[command(name = "liasse", version, about = "Self-hosted document processing for invoices and contracts")]
 struct Cli {
     /// Configuration file (TOML); `LIASSE_…` environment variables override it.
     #[arg(long, global = true, env = "LIASSE_CONFIG")]
@@ -37,8 +33,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIASSE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LIASSE_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .init();
     match run() {
@@ -52,8 +47,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    let config =
-        liasse::config::Config::load(cli.config.as_deref()).context("loading the configuration")?;
+    let config = liasse::config::Config::load(cli.config.as_deref()).context("loading the configuration")?;
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),

@@ -38,9 +38,7 @@ pub struct Ocr {
 
 impl Ocr {
     pub fn new(config: &OcrConfig) -> Result<Ocr, OcrError> {
-        Ok(Ocr {
-            config: config.clone(),
-        })
+        Ok(Ocr { config: config.clone() })
     }
 
     /// "tesseract 5.3.0" and the like.
@@ -65,8 +63,6 @@ impl Ocr {
     where
         F: Fn(usize) -> Result<PageImage, OcrError> + Sync,
     {
-        (0..count)
-            .map(|_| Err(OcrError::Engine("not written yet".into())))
-            .collect()
+        (0..count).map(|_| Err(OcrError::Engine("not written yet".into()))).collect()
     }
 }

@@ -22,17 +22,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine, PipelineError> {
-        Ok(Engine {
-            config: config.clone(),
-            intake: Intake::new(config)?,
-        })
+        Ok(Engine { config: config.clone(), intake: Intake::new(config)? })
     }
 
     pub fn versions(&self) -> Versions {
-        Versions {
-            liasse: env!("CARGO_PKG_VERSION").to_string(),
-            ocr: self.intake.ocr.engine_version(),
-        }
+        Versions { liasse: env!("CARGO_PKG_VERSION").to_string(), ocr: self.intake.ocr.engine_version() }
     }
 }
 
@@ -78,29 +72,23 @@ pub fn process_one(engine: &Engine, input: Input) -> Vec<Outcome> {
         .intake
         .read(input)
         .into_iter()
-        .map(
-            |Item {
-                 content_hash,
-                 source,
-                 result,
-             }| match result {
-                Ok(document) => Outcome {
-                    content_hash,
-                    status: Status::Processed,
-                    source,
-                    error: None,
-                    document: Some(document),
-                    versions: versions.clone(),
-                },
-                Err(e) => Outcome {
-                    content_hash,
-                    status: Status::Failed,
-                    source,
-                    error: Some(e.failure()),
-                    document: None,
-                    versions: versions.clone(),
-                },
+        .map(|Item { content_hash, source, result }| match result {
+            Ok(document) => Outcome {
+                content_hash,
+                status: Status::Processed,
+                source,
+                error: None,
+                document: Some(document),
+                versions: versions.clone(),
             },
-        )
+            Err(e) => Outcome {
+                content_hash,
+                status: Status::Failed,
+                source,
+                error: Some(e.failure()),
+                document: None,
+                versions: versions.clone(),
+            },
+        })
         .collect()
 }

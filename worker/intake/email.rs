@@ -7,12 +7,6 @@ pub fn looks_like_email(_bytes: &[u8]) -> bool {
     false
 }
 
-pub fn read(
-    _intake: &Intake,
-    _bytes: &[u8],
-    _hash: ContentHash,
-    _source: Source,
-    _depth: u32,
-) -> Vec<Item> {
+pub fn read(_intake: &Intake, _bytes: &[u8], _hash: ContentHash, _source: Source, _depth: u32) -> Vec<Item> {
     Vec::new()
 }

@@ -15,7 +15,5 @@ pub fn read(
     _format: Format,
     _deadline: Deadline,
 ) -> Result<ImageRead, IntakeError> {
-    Err(IntakeError::Unsupported(
-        "image reading is not written yet".into(),
-    ))
+    Err(IntakeError::Unsupported("image reading is not written yet".into()))
 }

@@ -28,11 +28,7 @@ pub enum IntakeError {
     #[error("unsupported format: {0}")]
     Unsupported(String),
     #[error("too large: {what} is {actual}, the limit is {limit}")]
-    TooLarge {
-        what: &'static str,
-        actual: u64,
-        limit: u64,
-    },
+    TooLarge { what: &'static str, actual: u64, limit: u64 },
     #[error("timed out after {seconds} s while {stage}")]
     TimedOut { stage: &'static str, seconds: u64 },
     #[error("empty: {0}")]
@@ -60,10 +56,7 @@ impl IntakeError {
     }
 
     pub fn failure(&self) -> Failure {
-        Failure {
-            kind: self.kind(),
-            message: self.to_string(),
-        }
+        Failure { kind: self.kind(), message: self.to_string() }
     }
 }
 
@@ -79,12 +72,7 @@ pub struct Input {
 
 impl Input {
     pub fn file(bytes: Vec<u8>, name: &str, path: Option<String>) -> Input {
-        Input {
-            bytes,
-            name: name.to_string(),
-            path,
-            provenance: Provenance::File,
-        }
+        Input { bytes, name: name.to_string(), path, provenance: Provenance::File }
     }
 }
 
@@ -105,10 +93,7 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn after(budget: Duration) -> Deadline {
-        Deadline {
-            start: Instant::now(),
-            budget,
-        }
+        Deadline { start: Instant::now(), budget }
     }
     pub fn expired(&self) -> bool {
         self.start.elapsed() >= self.budget
@@ -122,10 +107,7 @@ impl Deadline {
     /// `Err(TimedOut)` once the budget is spent.
     pub fn check(&self, stage: &'static str) -> Result<(), IntakeError> {
         if self.expired() {
-            Err(IntakeError::TimedOut {
-                stage,
-                seconds: self.budget.as_secs(),
-            })
+            Err(IntakeError::TimedOut { stage, seconds: self.budget.as_secs() })
         } else {
             Ok(())
         }
@@ -144,60 +126,32 @@ impl Intake {
     pub fn new(config: &Config) -> Result<Intake, IntakeError> {
         let ocr = Ocr::new(&config.ocr).map_err(|e| IntakeError::Internal(e.to_string()))?;
         let sandbox = sandbox::Sandbox::new(&config.sandbox);
-        Ok(Intake {
-            config: config.clone(),
-            ocr,
-            sandbox,
-        })
+        Ok(Intake { config: config.clone(), ocr, sandbox })
     }
 
     /// Bytes → documents. Never panics on any input; every failure is a typed error in an item.
     pub fn read(&self, input: Input) -> Vec<Item> {
-        let Input {
-            bytes,
-            name,
-            path,
-            provenance,
-        } = input;
+        let Input { bytes, name, path, provenance } = input;
         let content_hash = ContentHash::of(&bytes);
-        let source = Source {
-            name: safe_name(&name),
-            path,
-            size: bytes.len() as u64,
-            provenance,
-        };
+        let source = Source { name: safe_name(&name), path, size: bytes.len() as u64, provenance };
         let format = match self.check_and_sniff(&bytes) {
             Ok(f) => f,
             Err(e) => {
-                return vec![Item {
-                    content_hash,
-                    source,
-                    result: Err(e),
-                }];
+                return vec![Item { content_hash, source, result: Err(e) }];
             }
         };
         if format == Format::Eml {
             return email::read(self, &bytes, content_hash, source, 0);
         }
-        let deadline = Deadline::after(Duration::from_secs(
-            self.config.limits.document_timeout_secs,
-        ));
+        let deadline = Deadline::after(Duration::from_secs(self.config.limits.document_timeout_secs));
         let result = self.read_single(&bytes, format, &content_hash, &source, deadline);
-        vec![Item {
-            content_hash,
-            source,
-            result,
-        }]
+        vec![Item { content_hash, source, result }]
     }
 
     fn check_and_sniff(&self, bytes: &[u8]) -> Result<Format, IntakeError> {
         let limit = self.config.limits.max_file_bytes;
         if bytes.len() as u64 > limit {
-            return Err(IntakeError::TooLarge {
-                what: "the file",
-                actual: bytes.len() as u64,
-                limit,
-            });
+            return Err(IntakeError::TooLarge { what: "the file", actual: bytes.len() as u64, limit });
         }
         sniff(bytes)
     }
@@ -237,14 +191,11 @@ impl Intake {
                 doc.warnings = read.warnings;
             }
             Format::CiiXml | Format::UblXml => {
-                let inv =
-                    einvoice::parse(bytes).map_err(|e| IntakeError::Corrupt(e.to_string()))?;
+                let inv = einvoice::parse(bytes).map_err(|e| IntakeError::Corrupt(e.to_string()))?;
                 doc.einvoice = Some(inv);
             }
             Format::Eml => {
-                return Err(IntakeError::Internal(
-                    "an e-mail is not a single document".into(),
-                ));
+                return Err(IntakeError::Internal("an e-mail is not a single document".into()));
             }
         }
         if doc.pages.iter().all(|p| p.text.trim().is_empty()) && doc.einvoice.is_none() {
@@ -268,13 +219,8 @@ pub struct Embedded {
 /// The e-invoice XML among a PDF's embedded files: the Factur-X / ZUGFeRD / XRechnung names
 /// first, then any XML whose root is CII or UBL.
 fn find_einvoice(embedded: &[Embedded], warnings: &mut Vec<Warning>) -> Option<einvoice::EInvoice> {
-    const KNOWN: [&str; 5] = [
-        "factur-x.xml",
-        "zugferd-invoice.xml",
-        "xrechnung.xml",
-        "order-x.xml",
-        "zugferd_invoice.xml",
-    ];
+    const KNOWN: [&str; 5] =
+        ["factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml", "zugferd_invoice.xml"];
     let rank = |e: &Embedded| {
         let n = e.attachment.name.to_ascii_lowercase();
         if KNOWN.contains(&n.as_str()) {
@@ -285,10 +231,8 @@ fn find_einvoice(embedded: &[Embedded], warnings: &mut Vec<Warning>) -> Option<e
             2
         }
     };
-    let mut candidates: Vec<&Embedded> = embedded
-        .iter()
-        .filter(|e| rank(e) < 2 || looks_like_xml(&e.bytes))
-        .collect();
+    let mut candidates: Vec<&Embedded> =
+        embedded.iter().filter(|e| rank(e) < 2 || looks_like_xml(&e.bytes)).collect();
     candidates.sort_by_key(|e| rank(e));
     for e in candidates {
         match einvoice::parse(&e.bytes) {
@@ -299,10 +243,7 @@ fn find_einvoice(embedded: &[Embedded], warnings: &mut Vec<Warning>) -> Option<e
             Err(err) if rank(e) == 0 => warnings.push(Warning::new(
                 "einvoice_unreadable",
                 None,
-                format!(
-                    "embedded {} could not be read as an e-invoice: {err}",
-                    e.attachment.name
-                ),
+                format!("embedded {} could not be read as an e-invoice: {err}", e.attachment.name),
             )),
             Err(_) => {}
         }
@@ -347,9 +288,9 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, IntakeError> {
         return match einvoice::sniff_root(bytes) {
             Some(einvoice::Syntax::Ubl) => Ok(Format::UblXml),
             Some(_) => Ok(Format::CiiXml),
-            None => Err(IntakeError::Unsupported(
-                "an XML file that is neither a CII nor a UBL invoice".into(),
-            )),
+            None => {
+                Err(IntakeError::Unsupported("an XML file that is neither a CII nor a UBL invoice".into()))
+            }
         };
     }
     if email::looks_like_email(bytes) {
@@ -378,20 +319,10 @@ pub fn safe_name(raw: &str) -> String {
     let cleaned: String = last
         .chars()
         .filter(|c| !c.is_control())
-        .map(|c| {
-            if matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') { '_' } else { c })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
-    let mut name = if cleaned.is_empty() {
-        "unnamed".to_string()
-    } else {
-        cleaned.to_string()
-    };
+    let mut name = if cleaned.is_empty() { "unnamed".to_string() } else { cleaned.to_string() };
     if name.len() > 200 {
         let mut cut = 200;
         while !name.is_char_boundary(cut) {
@@ -423,9 +354,6 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Ok(Format::Png));
         assert_eq!(sniff(b"").unwrap_err().kind(), FailureKind::Empty);
         assert_eq!(sniff(b"  \n").unwrap_err().kind(), FailureKind::Empty);
-        assert_eq!(
-            sniff(b"PK\x03\x04abc").unwrap_err().kind(),
-            FailureKind::Unsupported
-        );
+        assert_eq!(sniff(b"PK\x03\x04abc").unwrap_err().kind(), FailureKind::Unsupported);
     }
 }

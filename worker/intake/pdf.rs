@@ -13,7 +13,5 @@ pub struct PdfRead {
 }
 
 pub fn read(_intake: &Intake, _bytes: &[u8], _deadline: Deadline) -> Result<PdfRead, IntakeError> {
-    Err(IntakeError::Unsupported(
-        "PDF reading is not written yet".into(),
-    ))
+    Err(IntakeError::Unsupported("PDF reading is not written yet".into()))
 }

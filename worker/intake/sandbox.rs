@@ -9,9 +9,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(config: &SandboxConfig) -> Sandbox {
-        Sandbox {
-            config: config.clone(),
-        }
+        Sandbox { config: config.clone() }
     }
 }
 
