@@ -131,17 +131,20 @@ impl Intake {
 
     /// Bytes → documents. Never panics on any input; every failure is a typed error in an item.
     pub fn read(&self, input: Input) -> Vec<Item> {
+        self.read_at(input, 0)
+    }
+
+    /// `read` for a file found at `depth` containers deep (an e-mail's attachment is at 1).
+    pub(crate) fn read_at(&self, input: Input, depth: u32) -> Vec<Item> {
         let Input { bytes, name, path, provenance } = input;
         let content_hash = ContentHash::of(&bytes);
         let source = Source { name: safe_name(&name), path, size: bytes.len() as u64, provenance };
         let format = match self.check_and_sniff(&bytes) {
             Ok(f) => f,
-            Err(e) => {
-                return vec![Item { content_hash, source, result: Err(e) }];
-            }
+            Err(e) => return vec![Item { content_hash, source, result: Err(e) }],
         };
         if format == Format::Eml {
-            return email::read(self, &bytes, content_hash, source, 0);
+            return email::read(self, &bytes, content_hash, source, depth);
         }
         let deadline = Deadline::after(Duration::from_secs(self.config.limits.document_timeout_secs));
         let result = self.read_single(&bytes, format, &content_hash, &source, deadline);
