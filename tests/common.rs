@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! Shared test helpers: one engine per test binary, the golden-file check, paths.
 
 use liasse::config::Config;

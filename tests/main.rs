@@ -2,6 +2,3 @@
 //! the `liasse` executable as text sandbox, and later PostgreSQL, RabbitMQ and ONNX Runtime).
 
 mod common;
-mod email;
-mod golden;
-mod process;
