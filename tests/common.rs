@@ -91,7 +91,7 @@ fn scrub(v: &mut serde_json::Value) {
 
 /// A JSON pointer to the first place two values differ, with both values.
 pub fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Option<String> {
-    use serde_json::Value::*;
+    use serde_json::Value::{Array, Object};
     match (a, b) {
         (Object(x), Object(y)) => {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
