@@ -2,3 +2,4 @@
 //! the `liasse` executable as text sandbox, and later PostgreSQL, RabbitMQ and ONNX Runtime).
 
 mod common;
+mod einvoice;

@@ -194,7 +194,15 @@ impl Intake {
                 doc.warnings = read.warnings;
             }
             Format::CiiXml | Format::UblXml => {
-                let inv = einvoice::parse(bytes).map_err(|e| IntakeError::Corrupt(e.to_string()))?;
+                let inv = einvoice::parse(bytes).map_err(|e| match e {
+                    // Counts stop at the first one over the limit; bytes are known.
+                    einvoice::EInvoiceError::TooLarge { what, limit } => {
+                        let actual = if what == "bytes" { bytes.len() as u64 } else { limit + 1 };
+                        IntakeError::TooLarge { what, actual, limit }
+                    }
+                    einvoice::EInvoiceError::NotAnInvoice(_) => IntakeError::Unsupported(e.to_string()),
+                    e => IntakeError::Corrupt(e.to_string()),
+                })?;
                 doc.einvoice = Some(inv);
             }
             Format::Eml => {
