@@ -24,7 +24,8 @@ const NOT_DOCUMENTS: [&str; 5] = [
 /// among them at least one that every mail has.
 pub fn looks_like_email(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(8192)];
-    let Ok(text) = std::str::from_utf8(head).or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()])) else {
+    let Ok(text) = std::str::from_utf8(head).or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]))
+    else {
         return false;
     };
     let mut known = 0;
@@ -57,14 +58,20 @@ pub fn looks_like_email(bytes: &[u8]) -> bool {
 
 /// The attachments of a message as items. `depth` counts enclosing messages.
 pub fn read(intake: &Intake, bytes: &[u8], hash: ContentHash, source: Source, depth: u32) -> Vec<Item> {
-    let fail = |hash: ContentHash, source: Source, e: IntakeError| vec![Item { content_hash: hash, source, result: Err(e) }];
+    let fail = |hash: ContentHash, source: Source, e: IntakeError| {
+        vec![Item { content_hash: hash, source, result: Err(e) }]
+    };
     let limits = &intake.config.limits;
     if depth > limits.max_email_depth {
-        return fail(hash, source, IntakeError::TooLarge {
-            what: "the nesting of e-mails",
-            actual: depth as u64,
-            limit: limits.max_email_depth as u64,
-        });
+        return fail(
+            hash,
+            source,
+            IntakeError::TooLarge {
+                what: "the nesting of e-mails",
+                actual: depth as u64,
+                limit: limits.max_email_depth as u64,
+            },
+        );
     }
     let Some(message) = MessageParser::default().parse(bytes) else {
         return fail(hash, source, IntakeError::Corrupt("not a readable e-mail message".into()));
