@@ -5,6 +5,7 @@ pub mod config;
 pub mod document;
 pub mod einvoice;
 pub mod error;
+pub mod evidence;
 pub mod intake;
 pub mod ocr;
 pub mod pipeline;
