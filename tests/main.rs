@@ -4,3 +4,4 @@
 mod common;
 mod einvoice;
 mod email;
+mod pdf;

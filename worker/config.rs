@@ -100,6 +100,9 @@ impl Default for SandboxConfig {
     }
 }
 
+/// `LIASSE_…` environment variables that are not configuration keys.
+const NOT_CONFIG_KEYS: [&str; 5] = ["config", "log", "sandbox_helper", "update_golden", "bench_dir"];
+
 impl Config {
     /// Defaults, then the file (when given), then `LIASSE_…` variables.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -110,7 +113,8 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(Env::prefixed("LIASSE_").split("__"));
+        // `LIASSE_CONFIG`, `LIASSE_LOG` and the like are read elsewhere, not configuration keys.
+        fig = fig.merge(Env::prefixed("LIASSE_").split("__").ignore(&NOT_CONFIG_KEYS));
         fig.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
 }

@@ -40,7 +40,9 @@ impl Location {
         let p = doc.pages.get((page as usize).checked_sub(1)?)?;
         let text = p.text.get(span.start..span.end)?.to_string();
         let bbox = if p.method == PageMethod::Ocr {
-            union(p.words.iter().filter(|w| w.span.start < span.end && span.start < w.span.end).map(|w| w.bbox))
+            union(
+                p.words.iter().filter(|w| w.span.start < span.end && span.start < w.span.end).map(|w| w.bbox),
+            )
         } else {
             None
         };
