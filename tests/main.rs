@@ -4,4 +4,5 @@
 mod common;
 mod einvoice;
 mod email;
+mod ocr;
 mod pdf;
