@@ -4,5 +4,6 @@
 mod common;
 mod einvoice;
 mod email;
+mod fixtures;
 mod ocr;
 mod pdf;

@@ -33,7 +33,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIASSE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LIASSE_LOG")
+                .unwrap_or_else(|_| "warn,lopdf=error,pdf_extract=error".into()),
         )
         .init();
     match run() {

@@ -661,7 +661,16 @@ mod tess {
             let rc = unsafe {
                 sys::TessBaseAPIInit3(t.0.as_ptr(), datapath.map_or(null(), CStr::as_ptr), languages.as_ptr())
             };
-            if rc == 0 { Ok(t) } else { Err(()) }
+            if rc != 0 {
+                return Err(());
+            }
+            // Tesseract's diagnostics ("Too few characters. Skipping this page", …) would go to
+            // stderr, page by page; what matters of them is in the result (empty page, warning).
+            // SAFETY: valid handle; both strings are NUL-terminated literals.
+            unsafe {
+                sys::TessBaseAPISetVariable(t.0.as_ptr(), c"debug_file".as_ptr(), c"/dev/null".as_ptr())
+            };
+            Ok(t)
         }
 
         /// The folder the language data was read from.

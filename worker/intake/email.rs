@@ -182,7 +182,8 @@ fn clean(s: &str) -> String {
 }
 
 /// Whether a part of `attachments()` is meant as an attachment: not an inline image that the
-/// HTML body shows (a logo), not a signature.
+/// HTML body shows (a logo: a `Content-ID`, not marked as attachment, smaller than a page), not a
+/// signature.
 fn is_document_part(part: &MessagePart<'_>) -> bool {
     let media = part
         .content_type()
@@ -192,6 +193,9 @@ fn is_document_part(part: &MessagePart<'_>) -> bool {
         return false;
     }
     let disposition_attachment = part.content_disposition().is_some_and(|d| d.is_attachment());
+    if !disposition_attachment && part.content_id().is_some() && is_decoration(part.contents()) {
+        return false;
+    }
     match &part.body {
         PartType::InlineBinary(_) => disposition_attachment,
         // Body parts that mail-parser also lists (an alternative text, a second HTML part)
@@ -199,6 +203,20 @@ fn is_document_part(part: &MessagePart<'_>) -> bool {
         PartType::Text(_) | PartType::Html(_) => disposition_attachment || part.attachment_name().is_some(),
         PartType::Multipart(_) => false,
         PartType::Binary(_) | PartType::Message(_) => true,
+    }
+}
+
+/// An image shown inside the message (a logo, a signature banner, referenced by `cid:`) rather
+/// than a scanned page: smaller than any page at 100 dpi on its longer side. A larger embedded
+/// image may be a pasted scan, and is read.
+fn is_decoration(bytes: &[u8]) -> bool {
+    const PAGE_AT_100_DPI: u32 = 1000;
+    let Ok(reader) = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format() else {
+        return false;
+    };
+    match reader.into_dimensions() {
+        Ok((w, h)) => w.max(h) < PAGE_AT_100_DPI,
+        Err(_) => false,
     }
 }
 

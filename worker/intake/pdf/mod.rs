@@ -131,9 +131,11 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         ));
     }
 
+    let mut too_large_image = None;
     if !jobs.is_empty() {
         deadline.check("preparing OCR")?;
         let image_notes: Mutex<Vec<Warning>> = Mutex::new(Vec::new());
+        let too_large: Mutex<Option<u64>> = Mutex::new(None);
         let (max_pixels, default_dpi) = (config.limits.max_image_pixels, config.ocr.default_dpi);
         let results = intake.ocr.recognize_pages(jobs.len(), deadline, |j| {
             let (i, selection) = &jobs[j];
@@ -151,10 +153,17 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
             }
             match rendered {
                 Ok(Ok(image)) => Ok(image),
+                Ok(Err(e @ ImageError::TooLarge { width, height, .. })) => {
+                    if let Ok(mut t) = too_large.lock() {
+                        t.get_or_insert(width.saturating_mul(height));
+                    }
+                    Err(OcrError::Image(e.to_string()))
+                }
                 Ok(Err(e)) => Err(OcrError::Image(e.to_string())),
                 Err(_) => Err(OcrError::Image("decoding the page's images failed unexpectedly".into())),
             }
         });
+        too_large_image = too_large.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut notes = image_notes.into_inner().unwrap_or_else(|e| e.into_inner());
         notes.sort_by_key(|w| w.page);
         warnings.extend(notes);
@@ -203,6 +212,18 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         }
     }
 
+    // Nothing read at all: say why when something explains it, rather than "empty".
+    let nothing_read = embedded.is_empty() && pages.iter().all(|p| p.text.trim().is_empty());
+    if nothing_read && let Some(actual) = too_large_image {
+        let limit = config.limits.max_image_pixels;
+        return Err(IntakeError::TooLarge { what: "a page image's pixel count", actual, limit });
+    }
+    if nothing_read && text_failure.is_none() && warnings.iter().any(|w| w.code == structure::REPAIRED) {
+        return Err(IntakeError::Corrupt(
+            "the file is damaged (no readable cross-reference table) and nothing could be read from what remains"
+                .into(),
+        ));
+    }
     // Nothing read at all because the text layer failed: say so rather than "empty".
     if let Some(e) = text_failure
         && embedded.is_empty()

@@ -191,6 +191,9 @@ fn intersect(a: &Rect, b: &Rect) -> Option<Rect> {
 
 /// Parse the bytes and read everything intake needs from the structure. Runs on the parse
 /// thread (large stack, panics caught by the caller).
+/// The warning code of a file whose structure had to be rebuilt.
+pub const REPAIRED: &str = "pdf_repaired";
+
 pub fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, IntakeError> {
     let mut doc = open(bytes)?;
     let encrypted = doc.was_encrypted();
@@ -204,6 +207,13 @@ pub fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, IntakeError> {
         });
     }
     let mut warnings = Vec::new();
+    if doc.xref_recovery == Some(lopdf::xref::XrefRecovery::Reconstructed) {
+        warnings.push(Warning::new(
+            REPAIRED,
+            None,
+            "the file is damaged (its cross-reference table is unreadable or missing): its objects were found by scanning, some may be lost",
+        ));
+    }
     let mut info = read_info(&doc);
     info.version = doc.version.clone();
     info.page_count = page_count as u32;
