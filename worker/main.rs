@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod cli_process;
+mod cli_service;
 
 #[derive(Parser)]
 #[command(name = "liasse", version, about = "Self-hosted document processing for invoices and contracts")]
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Run the pipeline in-process on files or folders and write one JSON result per document.
     Process(cli_process::Args),
+    /// Apply the database migrations (`migrations/`).
+    Migrate,
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -51,6 +54,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let config = liasse::config::Config::load(cli.config.as_deref()).context("loading the configuration")?;
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
+        Command::Migrate => cli_service::migrate(&config),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }
