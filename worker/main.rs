@@ -23,6 +23,12 @@ enum Command {
     Process(cli_process::Args),
     /// Apply the database migrations (`migrations/`).
     Migrate,
+    /// Record files as documents and queue them for the workers.
+    Submit(cli_service::SubmitArgs),
+    /// Take the files of a drop folder as they arrive and queue them for the workers.
+    Ingest(cli_service::IngestArgs),
+    /// Process queued documents and write their results to the database (until SIGTERM).
+    Work,
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -55,6 +61,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
         Command::Migrate => cli_service::migrate(&config),
+        Command::Submit(args) => cli_service::submit(&config, args),
+        Command::Ingest(args) => cli_service::ingest(&config, args),
+        Command::Work => cli_service::work(&config),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }
