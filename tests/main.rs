@@ -7,3 +7,4 @@ mod email;
 mod fixtures;
 mod ocr;
 mod pdf;
+mod service;

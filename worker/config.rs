@@ -21,6 +21,7 @@ pub struct Config {
     pub limits: Limits,
     pub ocr: OcrConfig,
     pub sandbox: SandboxConfig,
+    pub service: ServiceConfig,
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.
@@ -100,8 +101,74 @@ impl Default for SandboxConfig {
     }
 }
 
+/// The service: PostgreSQL, RabbitMQ, the drop folders and the workers (see docs/service.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// PostgreSQL connection URL.
+    pub database_url: String,
+    /// Most connections one process opens.
+    pub database_max_connections: u32,
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// Prefix of every queue and exchange name (`<prefix>.documents`, `<prefix>.retry.1`…).
+    pub queue_prefix: String,
+    /// Unacknowledged deliveries a worker holds at once.
+    pub prefetch: u16,
+    /// Documents a worker processes at once; 0 means one per core.
+    pub concurrency: usize,
+    /// Attempts (pipeline runs, counted before each run) before a document is dead-lettered.
+    pub max_attempts: u32,
+    /// The broker's own bound on redeliveries of one message (quorum `x-delivery-limit`), a
+    /// backstop behind `max_attempts`.
+    pub delivery_limit: u32,
+    /// Delays of the retry queues, in milliseconds, one queue per delay (growing).
+    pub retry_delays_ms: Vec<u64>,
+    /// A pipeline run longer than this (seconds) counts as a failed attempt.
+    pub attempt_timeout_secs: u64,
+    /// Apply `migrations/` when a worker starts.
+    pub migrate_on_start: bool,
+    /// Address of `/healthz`, `/readyz` and `/metrics` of `liasse work`; empty = none.
+    pub http_addr: String,
+    /// A dropped file is taken once its size and mtime did not change for this long (ms).
+    pub settle_ms: u64,
+    /// A job recorded but not published after this long (a crash between commit and publish)
+    /// is published again by the workers (seconds).
+    pub republish_after_secs: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            database_url: "postgres://postgres@127.0.0.1:5432/liasse".into(),
+            database_max_connections: 8,
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            queue_prefix: "liasse".into(),
+            prefetch: 8,
+            concurrency: 0,
+            max_attempts: 3,
+            delivery_limit: 10,
+            retry_delays_ms: vec![1_000, 10_000, 60_000],
+            attempt_timeout_secs: 900,
+            migrate_on_start: false,
+            http_addr: "127.0.0.1:9187".into(),
+            settle_ms: 500,
+            republish_after_secs: 60,
+        }
+    }
+}
+
 /// `LIASSE_…` environment variables that are not configuration keys.
-const NOT_CONFIG_KEYS: [&str; 5] = ["config", "log", "sandbox_helper", "update_golden", "bench_dir"];
+const NOT_CONFIG_KEYS: [&str; 8] = [
+    "config",
+    "log",
+    "sandbox_helper",
+    "update_golden",
+    "bench_dir",
+    "skip_setup",
+    "failpoint_poison",
+    "failpoint_action",
+];
 
 impl Config {
     /// Defaults, then the file (when given), then `LIASSE_…` variables.

@@ -9,3 +9,6 @@ pub mod evidence;
 pub mod intake;
 pub mod ocr;
 pub mod pipeline;
+pub mod queue;
+pub mod service;
+pub mod store;

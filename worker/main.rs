@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod cli_process;
+mod cli_service;
 
 #[derive(Parser)]
 #[command(name = "liasse", version, about = "Self-hosted document processing for invoices and contracts")]
@@ -20,6 +21,14 @@ struct Cli {
 enum Command {
     /// Run the pipeline in-process on files or folders and write one JSON result per document.
     Process(cli_process::Args),
+    /// Apply the database migrations (`migrations/`).
+    Migrate,
+    /// Record files as documents and queue them for the workers.
+    Submit(cli_service::SubmitArgs),
+    /// Take the files of a drop folder as they arrive and queue them for the workers.
+    Ingest(cli_service::IngestArgs),
+    /// Process queued documents and write their results to the database (until SIGTERM).
+    Work,
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -51,6 +60,10 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let config = liasse::config::Config::load(cli.config.as_deref()).context("loading the configuration")?;
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
+        Command::Migrate => cli_service::migrate(&config),
+        Command::Submit(args) => cli_service::submit(&config, args),
+        Command::Ingest(args) => cli_service::ingest(&config, args),
+        Command::Work => cli_service::work(&config),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }
