@@ -6,6 +6,8 @@ pub mod document;
 pub mod einvoice;
 pub mod error;
 pub mod evidence;
+pub mod features;
 pub mod intake;
+pub mod model;
 pub mod ocr;
 pub mod pipeline;
