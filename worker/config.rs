@@ -22,6 +22,8 @@ pub struct Config {
     pub ocr: OcrConfig,
     pub sandbox: SandboxConfig,
     pub service: ServiceConfig,
+    pub models: ModelsConfig,
+    pub classifier: ClassifierConfig,
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.
@@ -155,6 +157,33 @@ impl Default for ServiceConfig {
             settle_ms: 500,
             republish_after_secs: 60,
         }
+    }
+}
+
+/// ONNX models, shared by every model of the process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// The ONNX Runtime library (`libonnxruntime.so…`); `ORT_DYLIB_PATH` when unset.
+    pub ort_dylib: Option<PathBuf>,
+}
+
+/// The document classifier (type, subtype, language).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Classify documents (off: outcomes carry no classification).
+    pub enabled: bool,
+    /// Folder of `type.onnx`, `subtype.onnx` and `language.onnx`.
+    pub dir: PathBuf,
+    /// Below this confidence the type is `unknown` and the document goes to review; the
+    /// threshold calibrated on held-out data (in the model, see its CARD.md) when unset.
+    pub threshold: Option<f32>,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig { enabled: true, dir: PathBuf::from("models/classifier"), threshold: None }
     }
 }
 

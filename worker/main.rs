@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_features;
 mod cli_process;
 mod cli_service;
 
@@ -29,6 +30,8 @@ enum Command {
     Ingest(cli_service::IngestArgs),
     /// Process queued documents and write their results to the database (until SIGTERM).
     Work,
+    /// Write the feature vectors the models see (for training scripts), as JSON lines.
+    Features(cli_features::Args),
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -64,6 +67,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Submit(args) => cli_service::submit(&config, args),
         Command::Ingest(args) => cli_service::ingest(&config, args),
         Command::Work => cli_service::work(&config),
+        Command::Features(args) => cli_features::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }
