@@ -5,5 +5,6 @@ mod common;
 mod einvoice;
 mod email;
 mod fixtures;
+mod invoice;
 mod ocr;
 mod pdf;

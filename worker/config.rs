@@ -21,6 +21,7 @@ pub struct Config {
     pub limits: Limits,
     pub ocr: OcrConfig,
     pub sandbox: SandboxConfig,
+    pub invoice: InvoiceConfig,
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.
@@ -97,6 +98,37 @@ pub struct SandboxConfig {
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig { helper: None, text_timeout_secs: 60, memory_limit_mb: 4096 }
+    }
+}
+
+/// Invoice extraction, validation and fraud scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InvoiceConfig {
+    /// Run the invoice stage on documents that are invoices or credit notes.
+    pub enabled: bool,
+    /// Folder of invoice rules (`fields.toml`, `checks.toml`, `templates/*.yml`); the rules
+    /// shipped with Liasse when unset.
+    pub rules_dir: Option<PathBuf>,
+    /// The processing date the date checks compare with (ISO); today when unset.
+    pub today: Option<chrono::NaiveDate>,
+    /// How far back the duplicate checks look, in days.
+    pub lookback_days: i64,
+    /// Risk at or above which an invoice goes to review, and at or above which it is blocked.
+    pub review_threshold: f32,
+    pub block_threshold: f32,
+}
+
+impl Default for InvoiceConfig {
+    fn default() -> Self {
+        InvoiceConfig {
+            enabled: true,
+            rules_dir: None,
+            today: None,
+            lookback_days: 365,
+            review_threshold: 0.3,
+            block_threshold: 0.8,
+        }
     }
 }
 

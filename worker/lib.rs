@@ -7,5 +7,6 @@ pub mod einvoice;
 pub mod error;
 pub mod evidence;
 pub mod intake;
+pub mod invoice;
 pub mod ocr;
 pub mod pipeline;
