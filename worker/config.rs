@@ -22,6 +22,8 @@ pub struct Config {
     pub ocr: OcrConfig,
     pub sandbox: SandboxConfig,
     pub invoice: InvoiceConfig,
+    pub models: ModelsConfig,
+    pub classifier: ClassifierConfig,
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.
@@ -132,8 +134,36 @@ impl Default for InvoiceConfig {
     }
 }
 
+/// ONNX models, shared by every model of the process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// The ONNX Runtime library (`libonnxruntime.so…`); `ORT_DYLIB_PATH` when unset.
+    pub ort_dylib: Option<PathBuf>,
+}
+
+/// The document classifier (type, subtype, language).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Classify documents (off: outcomes carry no classification).
+    pub enabled: bool,
+    /// Folder of `type.onnx`, `subtype.onnx` and `language.onnx`.
+    pub dir: PathBuf,
+    /// Below this confidence the type is `unknown` and the document goes to review; the
+    /// threshold calibrated on held-out data (in the model, see its CARD.md) when unset.
+    pub threshold: Option<f32>,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig { enabled: true, dir: PathBuf::from("models/classifier"), threshold: None }
+    }
+}
+
 /// `LIASSE_…` environment variables that are not configuration keys.
-const NOT_CONFIG_KEYS: [&str; 5] = ["config", "log", "sandbox_helper", "update_golden", "bench_dir"];
+const NOT_CONFIG_KEYS: [&str; 6] =
+    ["config", "log", "sandbox_helper", "update_golden", "bench_dir", "skip_setup"];
 
 impl Config {
     /// Defaults, then the file (when given), then `LIASSE_…` variables.

@@ -4,6 +4,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_eval;
+mod cli_features;
 mod cli_process;
 
 #[derive(Parser)]
@@ -20,6 +22,13 @@ struct Cli {
 enum Command {
     /// Run the pipeline in-process on files or folders and write one JSON result per document.
     Process(cli_process::Args),
+    /// Write the feature vectors the models see (for training scripts), as JSON lines.
+    Features(cli_features::Args),
+    /// Score extraction against ground truth (`liasse eval invoices`).
+    Eval {
+        #[command(subcommand)]
+        what: cli_eval::What,
+    },
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -51,6 +60,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let config = liasse::config::Config::load(cli.config.as_deref()).context("loading the configuration")?;
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
+        Command::Eval { what } => cli_eval::run(&config, what),
+        Command::Features(args) => cli_features::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }

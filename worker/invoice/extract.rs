@@ -867,10 +867,51 @@ pub fn extract(doc: &Document, rules: &InvoiceRules) -> ExtractedInvoice {
 }
 
 pub fn extract_with(doc: &Document, rules: &InvoiceRules, opts: &ExtractOptions) -> ExtractedInvoice {
-    let text = extract_text(doc, rules);
+    let mut text = extract_text(doc, rules);
+    if let Some(m) = super::templates::best_match(&rules.templates, doc) {
+        apply_template(&mut text, m);
+    }
     match (&doc.einvoice, opts.use_einvoice) {
         (Some(ei), true) => overlay_einvoice(ei, text, rules),
         _ => text,
+    }
+}
+
+/// A supplier template's values win over the template-free ones.
+fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch) {
+    use super::templates::TemplateValue as V;
+    fn g<T>(value: T, e: &Evidence) -> Option<Grounded<T>> {
+        Some(Grounded { value, evidence: e.clone() })
+    }
+    inv.supplier.name = g(m.issuer.clone(), &m.keyword_evidence);
+    if let Some(c) = &m.currency {
+        inv.currency = g(c.clone(), &m.keyword_evidence);
+    }
+    for (name, value, ev) in m.fields {
+        match (name.as_str(), value) {
+            ("invoice_number", V::Text(t)) => inv.number = g(t, &ev),
+            ("invoice_number", V::Number(n)) => inv.number = g(n.to_string(), &ev),
+            ("date", V::Date(d)) => inv.issue_date = g(d, &ev),
+            ("date_due", V::Date(d)) => inv.due_date = g(d, &ev),
+            ("amount", V::Number(n)) => inv.gross_total = g(n, &ev),
+            ("amount_untaxed", V::Number(n)) => inv.net_total = g(n, &ev),
+            ("amount_tax", V::Number(n)) => inv.vat_total = g(n, &ev),
+            ("currency", V::Text(t)) => inv.currency = g(t, &ev),
+            ("vat" | "vatin", V::Text(t)) => {
+                inv.supplier.vat_id = g(t.chars().filter(|c| c.is_alphanumeric()).collect(), &ev)
+            }
+            ("siren", V::Text(t)) => {
+                inv.supplier.siren = g(t.chars().filter(char::is_ascii_digit).collect(), &ev)
+            }
+            ("siren", V::Number(n)) => inv.supplier.siren = g(n.to_string(), &ev),
+            ("siret", V::Text(t)) => {
+                inv.supplier.siret = g(t.chars().filter(char::is_ascii_digit).collect(), &ev)
+            }
+            ("iban", V::Text(t)) => inv.iban = g(t.chars().filter(|c| c.is_alphanumeric()).collect(), &ev),
+            ("bic", V::Text(t)) => inv.bic = g(t, &ev),
+            ("po_number" | "order_number", V::Text(t)) => inv.order_number = g(t, &ev),
+            _ => {}
+        }
     }
 }
 

@@ -6,10 +6,12 @@
 //! a value that cannot be grounded is not emitted. When the document carries an e-invoice XML, its
 //! values win and every disagreement with the visible text becomes a flag.
 
+pub mod eval;
 pub mod extract;
 pub mod history;
 pub mod parse;
 pub mod rules;
+pub mod templates;
 pub mod validate;
 
 use crate::document::Document;

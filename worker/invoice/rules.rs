@@ -145,6 +145,8 @@ pub struct InvoiceRules {
     pub block_end: Regex,
     pub block_max_lines: usize,
     pub checks: Checks,
+    /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
+    pub templates: Vec<super::templates::Template>,
 }
 
 fn compile(what: &str, re: &str) -> Result<Regex, InvoiceError> {
@@ -174,7 +176,7 @@ impl InvoiceRules {
     }
 
     /// The rules of a folder: `fields.toml`, `checks.toml` (each falls back to the built-in one
-    /// when absent).
+    /// when absent) and invoice2data templates (`*.yml`, `*.yaml`, `*.json`) under `templates/`.
     pub fn load(dir: &Path) -> Result<InvoiceRules, InvoiceError> {
         let read = |name: &str, builtin: &str| -> Result<String, InvoiceError> {
             let p = dir.join(name);
@@ -186,7 +188,9 @@ impl InvoiceRules {
         };
         let fields = read("fields.toml", BUILTIN_FIELDS)?;
         let checks = read("checks.toml", BUILTIN_CHECKS)?;
-        Self::from_sources(&fields, &checks)
+        let mut rules = Self::from_sources(&fields, &checks)?;
+        rules.templates = super::templates::load_dir(&dir.join("templates"))?;
+        Ok(rules)
     }
 
     pub fn from_sources(fields: &str, checks: &str) -> Result<InvoiceRules, InvoiceError> {
@@ -236,6 +240,7 @@ impl InvoiceRules {
             block_end: start_regex("block_end", &f.block_end)?,
             block_max_lines: f.block_max_lines,
             checks,
+            templates: Vec::new(),
         })
     }
 
