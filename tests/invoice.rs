@@ -225,8 +225,14 @@ fn xml_and_page_disagreeing_is_a_flag() {
     let p = &mut doc.pages[0];
     p.text = p.text.replace("Total TTC 20 640,00 €", "Total TTC 21 640,00 €");
     let mut h = MemoryHistory::default();
-    let a =
-        analyse(&doc, &engine().invoice_rules, &config().invoice, &mut h, config().invoice.today.unwrap());
+    let a = analyse(
+        &doc,
+        &engine().invoice_rules,
+        &config().invoice,
+        &mut h,
+        engine().fraud_model.as_ref(),
+        config().invoice.today.unwrap(),
+    );
     let inv = &a.invoices[0];
     let f = inv.flags.iter().find(|f| f.rule == "einvoice.text_mismatch").expect("mismatch flag");
     assert!(f.detail.contains("gross total"), "{}", f.detail);
@@ -285,12 +291,60 @@ fn a_pdf_of_several_invoices_is_split() {
     }
     assert_eq!(liasse::invoice::split(&doc, &engine().invoice_rules), vec![vec![1, 2], vec![3]]);
     let mut h = MemoryHistory::default();
-    let a =
-        analyse(&doc, &engine().invoice_rules, &config().invoice, &mut h, config().invoice.today.unwrap());
+    let a = analyse(
+        &doc,
+        &engine().invoice_rules,
+        &config().invoice,
+        &mut h,
+        engine().fraud_model.as_ref(),
+        config().invoice.today.unwrap(),
+    );
     assert_eq!(a.invoices.len(), 2);
     assert_eq!(a.invoices[0].extracted.number.as_ref().unwrap().value, "FA-2026-0142");
     assert_eq!(a.invoices[1].extracted.number.as_ref().unwrap().value, "INV-10427");
     assert_eq!(a.invoices[1].extracted.gross_total.as_ref().unwrap().value.to_string(), "818.45");
     assert!(a.invoices[1].extracted.lines.iter().all(|l| l.page == 3));
     assert_eq!(h.invoices.len(), 2);
+}
+
+/// The fraud scenarios of `fixtures/fraud` (`fixtures/make.sh fraud fixtures/fraud --per-kind 1
+/// --clean 2 --seed 7`): each scenario's earlier invoices, then its target, through the pipeline
+/// with one history. Every fraud is flagged with its reason and not passed; no clean control is
+/// blocked.
+#[test]
+fn fraud_scenarios_are_flagged_with_their_reason() {
+    let dir = fixture("fraud");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("scenarios.json")).unwrap()).unwrap();
+    let scenarios = v["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 12);
+    for s in scenarios {
+        let id = s["id"].as_str().unwrap();
+        let mut h = MemoryHistory::default();
+        let mut last = Vec::new();
+        for f in s["files"].as_array().unwrap() {
+            let path = dir.join(f.as_str().unwrap());
+            last = process_with_history(
+                engine(),
+                Input::file(std::fs::read(&path).unwrap(), "x.pdf", None),
+                &mut h,
+            );
+        }
+        let inv = &last[0].invoice.as_ref().unwrap_or_else(|| panic!("{id}: no invoice")).invoices[0];
+        let rules: Vec<&str> = inv.flags.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(
+            inv.extracted.number.as_ref().map(|n| n.value.as_str()),
+            s["facts"]["number"].as_str(),
+            "{id}"
+        );
+        match s["reason"].as_str() {
+            Some(reason) => {
+                assert!(rules.contains(&reason), "{id}: {reason} not in {rules:?}");
+                assert_ne!(inv.risk.decision, Decision::Pass, "{id}: {:?}", inv.risk);
+                // The reason is listed with its weight.
+                assert!(inv.risk.reasons.iter().any(|r| r.rule == reason && r.weight > 0.0), "{id}");
+            }
+            None => assert_ne!(inv.risk.decision, Decision::Block, "{id}: {:?}", inv.risk),
+        }
+    }
 }

@@ -17,6 +17,23 @@ pub enum What {
     /// templates), the Factur-X/ZUGFeRD corpus read from the visible page only (the embedded XML
     /// as truth), and the fixtures' invoices and scans (MANIFEST facts, visible page only).
     Invoices(Args),
+    /// The fraud model's signals of fraud scenarios (`fixtures/make.sh fraud OUTDIR`): each
+    /// scenario's files through the pipeline in order with one history, one JSON line per target
+    /// (and per `--clean` file, a clean invoice with no history). For `models/fraud/train.py`.
+    FraudSignals(FraudArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FraudArgs {
+    /// `scenarios.json` files written by `fixtures/make.sh fraud`.
+    #[arg(long)]
+    scenarios: Vec<PathBuf>,
+    /// Folders of real clean invoices (PDF), each read alone.
+    #[arg(long)]
+    clean: Vec<PathBuf>,
+    /// At most this many clean files per folder.
+    #[arg(long, default_value_t = 60)]
+    clean_limit: usize,
 }
 
 #[derive(clap::Args)]
@@ -39,7 +56,10 @@ pub struct Args {
 }
 
 pub fn run(config: &Config, what: What) -> anyhow::Result<ExitCode> {
-    let What::Invoices(args) = what;
+    let args = match what {
+        What::Invoices(args) => args,
+        What::FraudSignals(args) => return fraud_signals(config, &args),
+    };
     let engine = Engine::new(config).context("starting the pipeline")?;
     let all = ["invoice2data", "einvoices", "fixtures"];
     let chosen: Vec<&str> = if args.corpora.is_empty() {
@@ -178,4 +198,73 @@ fn fixtures(engine: &Engine, args: &Args) -> anyhow::Result<Scores> {
         score(&mut s, engine, &engine.invoice_rules, path, &args.fixtures.join(path), &truth);
     }
     Ok(s)
+}
+
+fn fraud_signals(config: &Config, args: &FraudArgs) -> anyhow::Result<ExitCode> {
+    use liasse::invoice::fraud::{SIGNALS, signals};
+    let mut config = config.clone();
+    // Signals are what the rules say: the model being trained is not used to make them.
+    config.invoice.fraud_model = None;
+    let engine = Engine::new(&config).context("starting the pipeline")?;
+    let emit = |id: &str, kind: &str, label: u64, reason: Option<&str>, out: &[liasse::pipeline::Outcome]| {
+        let Some(inv) = out.last().and_then(|o| o.invoice.as_ref()).and_then(|a| a.invoices.first()) else {
+            eprintln!("{id}: no invoice read");
+            return;
+        };
+        let rules: Vec<&str> = inv.flags.iter().map(|f| f.rule.as_str()).collect();
+        let line = serde_json::json!({
+            "id": id, "kind": kind, "label": label, "reason": reason,
+            "signals": signals(&inv.extracted, &inv.flags), "names": SIGNALS,
+            "flags": rules, "rule_score": inv.risk.score,
+        });
+        println!("{line}");
+    };
+    for file in &args.scenarios {
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
+        for s in v["scenarios"].as_array().cloned().unwrap_or_default() {
+            let mut history = liasse::invoice::MemoryHistory::default();
+            let mut last = Vec::new();
+            for f in s["files"].as_array().cloned().unwrap_or_default() {
+                let path = dir.join(f.as_str().unwrap_or_default());
+                let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                last = liasse::pipeline::process_with_history(
+                    &engine,
+                    Input::file(bytes, &name, None),
+                    &mut history,
+                );
+            }
+            let id = s["id"].as_str().unwrap_or_default();
+            emit(
+                id,
+                s["kind"].as_str().unwrap_or_default(),
+                s["label"].as_u64().unwrap_or(0),
+                s["reason"].as_str(),
+                &last,
+            );
+        }
+    }
+    for dir in &args.clean {
+        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .map(|e| e.into_path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+            .collect();
+        files.truncate(args.clean_limit);
+        for path in files {
+            let bytes = std::fs::read(&path)?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let mut history = liasse::invoice::MemoryHistory::default();
+            let out = liasse::pipeline::process_with_history(
+                &engine,
+                Input::file(bytes, &name, None),
+                &mut history,
+            );
+            emit(&path.display().to_string(), "real_clean", 0, None, &out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

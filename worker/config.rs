@@ -119,6 +119,8 @@ pub struct InvoiceConfig {
     /// Risk at or above which an invoice goes to review, and at or above which it is blocked.
     pub review_threshold: f32,
     pub block_threshold: f32,
+    /// The fraud model (ONNX); the rule score alone when the file does not exist.
+    pub fraud_model: Option<PathBuf>,
 }
 
 impl Default for InvoiceConfig {
@@ -130,6 +132,7 @@ impl Default for InvoiceConfig {
             lookback_days: 365,
             review_threshold: 0.3,
             block_threshold: 0.8,
+            fraud_model: Some(PathBuf::from("models/fraud/fraud.onnx")),
         }
     }
 }

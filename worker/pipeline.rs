@@ -21,6 +21,8 @@ pub struct Engine {
     pub config: Config,
     pub intake: Intake,
     pub invoice_rules: crate::invoice::InvoiceRules,
+    /// The fraud model, when its file exists.
+    pub fraud_model: Option<crate::invoice::fraud::FraudModel>,
 }
 
 impl Engine {
@@ -29,7 +31,15 @@ impl Engine {
             Some(dir) => crate::invoice::InvoiceRules::load(dir)?,
             None => crate::invoice::InvoiceRules::builtin()?,
         };
-        Ok(Engine { config: config.clone(), intake: Intake::new(config)?, invoice_rules })
+        let fraud_model = match &config.invoice.fraud_model {
+            Some(p) if config.invoice.enabled && p.exists() => {
+                crate::model::init(config.models.ort_dylib.as_deref())
+                    .map_err(|e| crate::invoice::InvoiceError::Model(e.to_string()))?;
+                Some(crate::invoice::fraud::FraudModel::load(p)?)
+            }
+            _ => None,
+        };
+        Ok(Engine { config: config.clone(), intake: Intake::new(config)?, invoice_rules, fraud_model })
     }
 
     pub fn versions(&self) -> Versions {
@@ -141,5 +151,12 @@ fn invoice_stage(
         return None;
     }
     let today = cfg.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    Some(crate::invoice::analyse(doc, &engine.invoice_rules, cfg, history, today))
+    Some(crate::invoice::analyse(
+        doc,
+        &engine.invoice_rules,
+        cfg,
+        history,
+        engine.fraud_model.as_ref(),
+        today,
+    ))
 }

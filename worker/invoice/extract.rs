@@ -544,7 +544,7 @@ fn customer_name_and_address(
 static ITEM: LazyLock<Regex> = LazyLock::new(|| {
     let amount = r"(?:[€$£] ?)?-?(?:\d{1,3}(?:[ .,]\d{3})+|\d+)(?:[.,]\d{1,4})?(?: ?(?:€|EUR|\$|£))?";
     Regex::new(&format!(
-        r"(?:^|\s)(?P<qty>\d+(?:[.,]\d+)?)\s+(?:(?P<unit>\p{{L}}[\p{{L}}.\-]*)\s+)?(?P<price>{amount})\s+(?P<rate>\d{{1,2}}(?:[.,]\d{{1,2}})?\s?%)\s+(?P<amount>{amount})\s*$"
+        r"(?:^|\s)(?P<qty>\d+(?:[.,]\d+)?)\s+(?:(?P<unit>\p{{L}}[\p{{L}}.\-/²³]*)\s+)?(?P<price>{amount})\s+(?P<rate>\d{{1,2}}(?:[.,]\d{{1,2}})?\s?%)\s+(?P<amount>{amount})\s*$"
     ))
     .expect("item regex")
 });

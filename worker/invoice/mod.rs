@@ -8,6 +8,7 @@
 
 pub mod eval;
 pub mod extract;
+pub mod fraud;
 pub mod history;
 pub mod parse;
 pub mod rules;
@@ -29,6 +30,9 @@ pub enum InvoiceError {
     /// A rule file is missing, unreadable or invalid: the engine does not start.
     #[error("invoice rules: {0}")]
     Rules(String),
+    /// The fraud model cannot be loaded or run.
+    #[error("fraud model: {0}")]
+    Model(String),
 }
 
 /// Invoice or credit note.
@@ -286,6 +290,7 @@ pub fn analyse(
     rules: &InvoiceRules,
     config: &crate::config::InvoiceConfig,
     history: &mut dyn HistoryStore,
+    model: Option<&fraud::FraudModel>,
     today: NaiveDate,
 ) -> InvoiceAnalysis {
     let groups = split(doc, rules);
@@ -299,7 +304,19 @@ pub fn analyse(
         let snapshot = history.snapshot(key.as_deref(), doc.content_hash.as_str());
         flags.extend(history::check(doc, &extracted, &snapshot, rules, config.lookback_days, today));
         let risk = rule_risk(&flags, config);
-        invoices.push(AnalysedInvoice { pages, extracted, flags, risk });
+        let mut inv = AnalysedInvoice { pages, extracted, flags, risk };
+        if let Some(m) = model {
+            match fraud::model_risk(m, &inv, config) {
+                Ok(r) => inv.risk = r,
+                // The rule score stands; the failure is said in the result.
+                Err(e) => inv.risk.reasons.push(Reason {
+                    rule: "model.error".into(),
+                    weight: 0.0,
+                    detail: e.to_string(),
+                }),
+            }
+        }
+        invoices.push(inv);
     }
     for inv in &invoices {
         if let Some(mut past) = history::past_of(doc, &inv.extracted) {
