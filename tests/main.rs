@@ -6,6 +6,7 @@ mod common;
 mod einvoice;
 mod email;
 mod fixtures;
+mod invoice;
 mod ocr;
 mod pdf;
 mod service;

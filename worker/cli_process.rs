@@ -38,9 +38,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut failed = 0usize;
     let mut total = 0usize;
+    // The invoices seen so far in this run: duplicates and bank-detail changes across files.
+    let mut history = liasse::invoice::MemoryHistory::default();
     for file in &files {
         bar.set_message(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let outcomes = process_path(&engine, file);
+        let outcomes = process_path(&engine, file, &mut history);
         for o in &outcomes {
             total += 1;
             failed += o.is_failed() as usize;
@@ -65,11 +67,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-fn process_path(engine: &Engine, file: &Path) -> Vec<Outcome> {
+fn process_path(engine: &Engine, file: &Path, history: &mut liasse::invoice::MemoryHistory) -> Vec<Outcome> {
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let path = Some(file.display().to_string());
     match std::fs::read(file) {
-        Ok(bytes) => pipeline::process_one(engine, Input::file(bytes, &name, path)),
+        Ok(bytes) => pipeline::process_with_history(engine, Input::file(bytes, &name, path), history),
         Err(e) => {
             // The file vanished or is unreadable: still one visible result.
             let input = Input::file(Vec::new(), &name, path);

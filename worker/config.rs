@@ -22,6 +22,7 @@ pub struct Config {
     pub ocr: OcrConfig,
     pub sandbox: SandboxConfig,
     pub service: ServiceConfig,
+    pub invoice: InvoiceConfig,
     pub models: ModelsConfig,
     pub classifier: ClassifierConfig,
 }
@@ -156,6 +157,40 @@ impl Default for ServiceConfig {
             http_addr: "127.0.0.1:9187".into(),
             settle_ms: 500,
             republish_after_secs: 60,
+        }
+    }
+}
+
+/// Invoice extraction, validation and fraud scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InvoiceConfig {
+    /// Run the invoice stage on documents that are invoices or credit notes.
+    pub enabled: bool,
+    /// Folder of invoice rules (`fields.toml`, `checks.toml`, `templates/*.yml`); the rules
+    /// shipped with Liasse when unset.
+    pub rules_dir: Option<PathBuf>,
+    /// The processing date the date checks compare with (ISO); today when unset.
+    pub today: Option<chrono::NaiveDate>,
+    /// How far back the duplicate checks look, in days.
+    pub lookback_days: i64,
+    /// Risk at or above which an invoice goes to review, and at or above which it is blocked.
+    pub review_threshold: f32,
+    pub block_threshold: f32,
+    /// The fraud model (ONNX); the rule score alone when the file does not exist.
+    pub fraud_model: Option<PathBuf>,
+}
+
+impl Default for InvoiceConfig {
+    fn default() -> Self {
+        InvoiceConfig {
+            enabled: true,
+            rules_dir: None,
+            today: None,
+            lookback_days: 365,
+            review_threshold: 0.3,
+            block_threshold: 0.8,
+            fraud_model: Some(PathBuf::from("models/fraud/fraud.onnx")),
         }
     }
 }

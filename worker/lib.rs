@@ -8,6 +8,7 @@ pub mod error;
 pub mod evidence;
 pub mod features;
 pub mod intake;
+pub mod invoice;
 pub mod model;
 pub mod ocr;
 pub mod pipeline;

@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_eval;
 mod cli_features;
 mod cli_process;
 mod cli_service;
@@ -32,6 +33,11 @@ enum Command {
     Work,
     /// Write the feature vectors the models see (for training scripts), as JSON lines.
     Features(cli_features::Args),
+    /// Score extraction against ground truth (`liasse eval invoices`).
+    Eval {
+        #[command(subcommand)]
+        what: cli_eval::What,
+    },
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -67,6 +73,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Submit(args) => cli_service::submit(&config, args),
         Command::Ingest(args) => cli_service::ingest(&config, args),
         Command::Work => cli_service::work(&config),
+        Command::Eval { what } => cli_eval::run(&config, what),
         Command::Features(args) => cli_features::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),
     }

@@ -12,21 +12,42 @@ use serde::{Deserialize, Serialize};
 pub enum PipelineError {
     #[error("cannot start the pipeline: {0}")]
     Start(#[from] IntakeError),
+    #[error("cannot start the pipeline: {0}")]
+    Invoice(#[from] crate::invoice::InvoiceError),
 }
 
 /// Everything the stages need, built once per process and shared by every document.
 pub struct Engine {
     pub config: Config,
     pub intake: Intake,
+    pub invoice_rules: crate::invoice::InvoiceRules,
+    /// The fraud model, when its file exists.
+    pub fraud_model: Option<crate::invoice::fraud::FraudModel>,
 }
 
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine, PipelineError> {
-        Ok(Engine { config: config.clone(), intake: Intake::new(config)? })
+        let invoice_rules = match &config.invoice.rules_dir {
+            Some(dir) => crate::invoice::InvoiceRules::load(dir)?,
+            None => crate::invoice::InvoiceRules::builtin()?,
+        };
+        let fraud_model = match &config.invoice.fraud_model {
+            Some(p) if config.invoice.enabled && p.exists() => {
+                crate::model::init(config.models.ort_dylib.as_deref())
+                    .map_err(|e| crate::invoice::InvoiceError::Model(e.to_string()))?;
+                Some(crate::invoice::fraud::FraudModel::load(p)?)
+            }
+            _ => None,
+        };
+        Ok(Engine { config: config.clone(), intake: Intake::new(config)?, invoice_rules, fraud_model })
     }
 
     pub fn versions(&self) -> Versions {
-        Versions { liasse: env!("CARGO_PKG_VERSION").to_string(), ocr: self.intake.ocr.engine_version() }
+        Versions {
+            liasse: env!("CARGO_PKG_VERSION").to_string(),
+            ocr: self.intake.ocr.engine_version(),
+            invoice_rules: None,
+        }
     }
 }
 
@@ -35,6 +56,9 @@ impl Engine {
 pub struct Versions {
     pub liasse: String,
     pub ocr: String,
+    /// The invoice rule set (fields and checks), when the invoice stage ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_rules: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +79,9 @@ pub struct Outcome {
     pub error: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<Document>,
+    /// Invoice fields, checks and risk, for a document that is an invoice or a credit note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<crate::invoice::InvoiceAnalysis>,
     pub versions: Versions,
 }
 
@@ -67,28 +94,69 @@ impl Outcome {
 /// One input file through every stage. A container (an e-mail) gives one outcome per document
 /// it holds. Business problems are data in the outcome; this function does not fail.
 pub fn process_one(engine: &Engine, input: Input) -> Vec<Outcome> {
+    process_with_history(engine, input, &mut crate::invoice::history::MemoryHistory::default())
+}
+
+/// `process_one` with the invoices seen before (duplicates, bank-detail changes, new
+/// suppliers); every invoice processed is added to `history`.
+pub fn process_with_history(
+    engine: &Engine,
+    input: Input,
+    history: &mut dyn crate::invoice::HistoryStore,
+) -> Vec<Outcome> {
     let versions = engine.versions();
     engine
         .intake
         .read(input)
         .into_iter()
         .map(|Item { content_hash, source, result }| match result {
-            Ok(document) => Outcome {
-                content_hash,
-                status: Status::Processed,
-                source,
-                error: None,
-                document: Some(document),
-                versions: versions.clone(),
-            },
+            Ok(document) => {
+                let invoice = invoice_stage(engine, &document, history);
+                let mut versions = versions.clone();
+                if invoice.is_some() {
+                    versions.invoice_rules = Some(engine.invoice_rules.version.clone());
+                }
+                Outcome {
+                    content_hash,
+                    status: Status::Processed,
+                    source,
+                    error: None,
+                    document: Some(document),
+                    invoice,
+                    versions,
+                }
+            }
             Err(e) => Outcome {
                 content_hash,
                 status: Status::Failed,
                 source,
                 error: Some(e.failure()),
                 document: None,
+                invoice: None,
                 versions: versions.clone(),
             },
         })
         .collect()
+}
+
+/// The invoice stage, for a document that is an invoice or a credit note (the gate
+/// [`crate::invoice::is_invoice`]; the classifier can replace it).
+fn invoice_stage(
+    engine: &Engine,
+    doc: &Document,
+    history: &mut dyn crate::invoice::HistoryStore,
+) -> Option<crate::invoice::InvoiceAnalysis> {
+    let cfg = &engine.config.invoice;
+    if !cfg.enabled || !crate::invoice::is_invoice(doc, &engine.invoice_rules) {
+        return None;
+    }
+    let today = cfg.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    Some(crate::invoice::analyse(
+        doc,
+        &engine.invoice_rules,
+        cfg,
+        history,
+        engine.fraud_model.as_ref(),
+        today,
+    ))
 }

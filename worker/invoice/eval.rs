@@ -1,0 +1,309 @@
+//! Extraction scoring against ground truth: per field, precision (correct among the values
+//! emitted), recall and exact-match rate (correct among the documents whose truth has the field).
+//! Pure functions; `liasse eval invoices` reads the corpora and prints the tables.
+
+use super::ExtractedInvoice;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The fields scored, in table order.
+pub const FIELDS: [&str; 11] = [
+    "number",
+    "issue_date",
+    "due_date",
+    "currency",
+    "gross_total",
+    "net_total",
+    "vat_total",
+    "supplier_name",
+    "supplier_vat",
+    "customer_name",
+    "iban",
+];
+
+/// A true value; `AnyOf` when any of several is right (a party with several VAT ids).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Truth {
+    Text(String),
+    Amount(Decimal),
+    Date(NaiveDate),
+    AnyOf(Vec<String>),
+}
+
+fn norm(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The extracted value of a field, as text for comparison.
+enum Got {
+    Text(String),
+    Amount(Decimal),
+    Date(NaiveDate),
+}
+
+fn got(e: &ExtractedInvoice, field: &str) -> Option<Got> {
+    let t = |g: &Option<crate::evidence::Grounded<String>>| g.as_ref().map(|g| Got::Text(g.value.clone()));
+    let a = |g: &Option<crate::evidence::Grounded<Decimal>>| g.as_ref().map(|g| Got::Amount(g.value));
+    let d = |g: &Option<crate::evidence::Grounded<NaiveDate>>| g.as_ref().map(|g| Got::Date(g.value));
+    match field {
+        "number" => t(&e.number),
+        "issue_date" => d(&e.issue_date),
+        "due_date" => d(&e.due_date),
+        "currency" => t(&e.currency),
+        "gross_total" => a(&e.gross_total),
+        "net_total" => a(&e.net_total),
+        "vat_total" => a(&e.vat_total),
+        "supplier_name" => t(&e.supplier.name),
+        "supplier_vat" => t(&e.supplier.vat_id),
+        "customer_name" => t(&e.customer.name),
+        "iban" => t(&e.iban),
+        _ => None,
+    }
+}
+
+fn correct(g: &Got, t: &Truth) -> bool {
+    match (g, t) {
+        (Got::Text(g), Truth::Text(t)) => norm(g) == norm(t),
+        (Got::Text(g), Truth::AnyOf(ts)) => ts.iter().any(|t| norm(g) == norm(t)),
+        (Got::Amount(g), Truth::Amount(t)) => g.abs() == t.abs(),
+        (Got::Date(g), Truth::Date(t)) => g == t,
+        _ => false,
+    }
+}
+
+/// Per-field counts over one corpus.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FieldScore {
+    /// Documents whose truth has the field.
+    pub truth: usize,
+    /// Of those, documents where a value was emitted.
+    pub emitted: usize,
+    /// Of those, documents where it was right.
+    pub correct: usize,
+}
+
+impl FieldScore {
+    pub fn precision(&self) -> f64 {
+        if self.emitted == 0 { 0.0 } else { self.correct as f64 / self.emitted as f64 }
+    }
+    pub fn recall(&self) -> f64 {
+        if self.truth == 0 { 0.0 } else { self.correct as f64 / self.truth as f64 }
+    }
+}
+
+/// One document's comparison: field → (truth, what was read, right?).
+#[derive(Debug, Clone, Serialize)]
+pub struct DocResult {
+    pub id: String,
+    pub misses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scores {
+    pub corpus: String,
+    pub documents: usize,
+    pub fields: BTreeMap<String, FieldScore>,
+    pub results: Vec<DocResult>,
+}
+
+impl Scores {
+    pub fn new(corpus: &str) -> Scores {
+        Scores { corpus: corpus.into(), ..Default::default() }
+    }
+
+    /// Score one document (`None`: no invoice was read from it).
+    pub fn add(&mut self, id: &str, e: Option<&ExtractedInvoice>, truth: &BTreeMap<&'static str, Truth>) {
+        self.documents += 1;
+        let mut misses = Vec::new();
+        for f in FIELDS {
+            let Some(t) = truth.get(f) else { continue };
+            let s = self.fields.entry(f.to_string()).or_default();
+            s.truth += 1;
+            match e.and_then(|e| got(e, f)) {
+                Some(g) => {
+                    s.emitted += 1;
+                    if correct(&g, t) {
+                        s.correct += 1;
+                    } else {
+                        misses.push(f.to_string());
+                    }
+                }
+                None => misses.push(format!("{f} (none)")),
+            }
+        }
+        self.results.push(DocResult { id: id.into(), misses });
+    }
+
+    /// A Markdown table: field, documents with truth, precision, recall = exact match.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "### {} ({} documents)\n\n| field | with truth | emitted | correct | precision | recall (exact match) |\n|---|---:|---:|---:|---:|---:|\n",
+            self.corpus, self.documents
+        );
+        for f in FIELDS {
+            if let Some(x) = self.fields.get(f) {
+                s.push_str(&format!(
+                    "| {f} | {} | {} | {} | {:.1} % | {:.1} % |\n",
+                    x.truth,
+                    x.emitted,
+                    x.correct,
+                    100.0 * x.precision(),
+                    100.0 * x.recall()
+                ));
+            }
+        }
+        s
+    }
+}
+
+/// Truth from an invoice2data expected JSON object.
+pub fn truth_invoice2data(v: &serde_json::Value) -> BTreeMap<&'static str, Truth> {
+    let mut m = BTreeMap::new();
+    let text = |k: &str| {
+        v.get(k).and_then(|x| match x {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let amount = |k: &str| {
+        v.get(k).and_then(|x| match x {
+            serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+            serde_json::Value::String(s) => s.parse::<Decimal>().ok(),
+            _ => None,
+        })
+    };
+    let date = |k: &str| text(k).and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok());
+    if let Some(x) = text("invoice_number") {
+        m.insert("number", Truth::Text(x));
+    }
+    if let Some(x) = date("date") {
+        m.insert("issue_date", Truth::Date(x));
+    }
+    if let Some(x) = date("date_due") {
+        m.insert("due_date", Truth::Date(x));
+    }
+    if let Some(x) = text("currency") {
+        m.insert("currency", Truth::Text(x));
+    }
+    if let Some(x) = amount("amount") {
+        m.insert("gross_total", Truth::Amount(x));
+    }
+    if let Some(x) = amount("amount_untaxed") {
+        m.insert("net_total", Truth::Amount(x));
+    }
+    if let Some(x) = amount("amount_tax") {
+        m.insert("vat_total", Truth::Amount(x));
+    }
+    if let Some(x) = text("issuer") {
+        m.insert("supplier_name", Truth::Text(x));
+    }
+    if let Some(x) = text("vat") {
+        m.insert("supplier_vat", Truth::Text(x));
+    }
+    m
+}
+
+/// Truth from a row of the e-invoice corpus ground truth (values of the embedded XML).
+pub fn truth_einvoice(v: &serde_json::Value) -> BTreeMap<&'static str, Truth> {
+    let mut m = BTreeMap::new();
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
+    let amount = |k: &str| s(k).and_then(|x| x.parse::<Decimal>().ok());
+    let date = |k: &str| s(k).and_then(|x| NaiveDate::parse_from_str(&x, "%Y%m%d").ok());
+    let list = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(|x| x.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    if let Some(x) = s("invoice_number") {
+        m.insert("number", Truth::Text(x));
+    }
+    if let Some(x) = date("issue_date") {
+        m.insert("issue_date", Truth::Date(x));
+    }
+    if let Some(x) = date("due_date") {
+        m.insert("due_date", Truth::Date(x));
+    }
+    if let Some(x) = s("currency") {
+        m.insert("currency", Truth::Text(x));
+    }
+    if let Some(x) = amount("gross_total") {
+        m.insert("gross_total", Truth::Amount(x));
+    }
+    if let Some(x) = amount("net_total") {
+        m.insert("net_total", Truth::Amount(x));
+    }
+    if let Some(x) = amount("tax_total") {
+        m.insert("vat_total", Truth::Amount(x));
+    }
+    if let Some(x) = s("seller_name") {
+        m.insert("supplier_name", Truth::Text(x));
+    }
+    let vats: Vec<String> = list("seller_vat_ids")
+        .into_iter()
+        .filter(|x| x.len() > 2 && x[..2].chars().all(|c| c.is_ascii_alphabetic()))
+        .collect();
+    if !vats.is_empty() {
+        m.insert("supplier_vat", Truth::AnyOf(vats));
+    }
+    if let Some(x) = s("buyer_name") {
+        m.insert("customer_name", Truth::Text(x));
+    }
+    let ibans = list("ibans");
+    if !ibans.is_empty() {
+        m.insert("iban", Truth::AnyOf(ibans));
+    }
+    m
+}
+
+/// Truth from a fixture's MANIFEST facts.
+pub fn truth_facts(f: &serde_json::Value) -> BTreeMap<&'static str, Truth> {
+    let mut m = BTreeMap::new();
+    let s = |v: &serde_json::Value| v.as_str().map(String::from);
+    let amount = |v: &serde_json::Value| s(v).and_then(|x| x.parse::<Decimal>().ok());
+    let date = |v: &serde_json::Value| s(v).and_then(|x| NaiveDate::parse_from_str(&x, "%Y-%m-%d").ok());
+    let mut put = |k: &'static str, t: Option<Truth>| {
+        if let Some(t) = t {
+            m.insert(k, t);
+        }
+    };
+    put("number", s(&f["number"]).map(Truth::Text));
+    put("issue_date", date(&f["issue_date"]).map(Truth::Date));
+    put("due_date", date(&f["due_date"]).map(Truth::Date));
+    put("currency", s(&f["currency"]).map(Truth::Text));
+    put("gross_total", amount(&f["totals"]["gross"]).map(Truth::Amount));
+    put("net_total", amount(&f["totals"]["net"]).map(Truth::Amount));
+    put("vat_total", amount(&f["totals"]["vat"]).map(Truth::Amount));
+    put("supplier_name", s(&f["seller"]["name"]).map(Truth::Text));
+    put("supplier_vat", s(&f["seller"]["vat"]).map(Truth::Text));
+    put("customer_name", s(&f["buyer"]["name"]).map(Truth::Text));
+    put("iban", s(&f["iban"]).map(Truth::Text));
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoice::extract;
+    use crate::invoice::extract::tests::{doc, rules};
+
+    #[test]
+    fn scores_count_precision_and_recall() {
+        let d = doc(&["Acme\nFacture n° : F-1\nDate : 20/11/2026\nTotal TTC 12,00 €"]);
+        let e = extract(&d, rules());
+        let truth = truth_invoice2data(&serde_json::json!({
+            "invoice_number": "F-1", "date": "2026-11-20", "amount": 12.5, "issuer": "Acme", "vat": "FR1"
+        }));
+        let mut s = Scores::new("t");
+        s.add("a", Some(&e), &truth);
+        let f = |k: &str| s.fields[k].clone();
+        assert_eq!((f("number").truth, f("number").correct), (1, 1));
+        assert_eq!((f("gross_total").emitted, f("gross_total").correct), (1, 0));
+        assert_eq!(f("supplier_vat").emitted, 0);
+        assert_eq!(f("supplier_name").correct, 1);
+        assert!(s.table().contains("| number | 1 | 1 | 1 | 100.0 % | 100.0 % |"));
+    }
+}

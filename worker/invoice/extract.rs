@@ -1,0 +1,1459 @@
+//! Template-free extraction from the visible text (label/value layout rules and patterns of
+//! `rules/invoice/fields.toml`), and the e-invoice overlay: XML values win, disagreements with the
+//! page are flags.
+
+use super::parse::{DecimalHint, find_amount, parse_amount, parse_date, parse_rate};
+use super::rules::{FieldName, FieldRule, InvoiceRules, Occurrence, ValueKind};
+use super::{ExtractedInvoice, Flag, InvoiceKind, LineItem, PartyFields, Source, VatLine};
+use crate::document::{Document, PageMethod, Span};
+use crate::einvoice::{EInvoice, Evidenced};
+use crate::evidence::{Evidence, Grounded, Location, Method};
+use chrono::NaiveDate;
+use regex::Regex;
+use rust_decimal::Decimal;
+use std::sync::LazyLock;
+
+/// Switches of one extraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Use the e-invoice XML when the document carries one (off for evaluating the text path).
+    pub use_einvoice: bool,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions { use_einvoice: true }
+    }
+}
+
+/// One line of a page's text.
+#[derive(Debug, Clone, Copy)]
+struct TextLine<'a> {
+    page: u32,
+    /// Byte offset of the line in its page's text.
+    start: usize,
+    text: &'a str,
+}
+
+fn lines_of(doc: &Document) -> Vec<TextLine<'_>> {
+    let mut out = Vec::new();
+    for p in &doc.pages {
+        let mut start = 0;
+        for l in p.text.split('\n') {
+            out.push(TextLine { page: p.number, start, text: l });
+            start += l.len() + 1;
+        }
+    }
+    out
+}
+
+/// Evidence for a span of a page, with the confidence scaled by the OCR words' confidence.
+fn evidence(
+    doc: &Document,
+    page: u32,
+    start: usize,
+    end: usize,
+    method: Method,
+    confidence: f32,
+) -> Option<Evidence> {
+    let loc = Location::of(doc, page, Span { start, end })?;
+    let p = doc.pages.get(page as usize - 1)?;
+    let conf = if p.method == PageMethod::Ocr {
+        let ws: Vec<f32> = p
+            .words
+            .iter()
+            .filter(|w| w.span.start < end && start < w.span.end)
+            .map(|w| w.confidence)
+            .collect();
+        let ocr = if ws.is_empty() { 0.5 } else { ws.iter().sum::<f32>() / ws.len() as f32 / 100.0 };
+        confidence * ocr.clamp(0.0, 1.0)
+    } else {
+        confidence
+    };
+    Some(Evidence { locations: vec![loc], method, confidence: conf })
+}
+
+fn grounded<T>(value: T, ev: Option<Evidence>) -> Option<Grounded<T>> {
+    ev.map(|evidence| Grounded { value, evidence })
+}
+
+/// A value found after a label: its text range in the line and what it is.
+#[derive(Debug, Clone)]
+enum Value {
+    Text(String),
+    Date(NaiveDate),
+    Amount(Decimal, Option<&'static str>),
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    value: Value,
+    page: u32,
+    start: usize,
+    end: usize,
+    rule: String,
+    line_index: usize,
+}
+
+static ID_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]{0,38}[A-Za-z0-9]|^[0-9]").expect("id regex"));
+static SIREN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3})\b").expect("siren"));
+static SIRET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3}) ?(\d{5})\b").expect("siret"));
+static VAT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([A-Z]{2}) ?([0-9A-Z]{2}) ?((?:[0-9A-Z] ?){6,11})").expect("vat"));
+static IBAN_GROUPS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){2,8}").expect("iban"));
+static BIC: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b").expect("bic"));
+
+const VAT_COUNTRIES: [&str; 31] = [
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "HR", "HU", "IE", "IT", "LT",
+    "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI", "GB", "CH", "NO",
+];
+
+/// IBAN mod-97 check (ISO 13616).
+pub fn iban_valid(iban: &str) -> bool {
+    let b = iban.as_bytes();
+    if b.len() < 15 || b.len() > 34 || !b.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let mut rem: u32 = 0;
+    for &c in b[4..].iter().chain(&b[..4]) {
+        let v =
+            if c.is_ascii_digit() { (c - b'0') as u32 } else { (c.to_ascii_uppercase() - b'A') as u32 + 10 };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+    }
+    rem == 1
+}
+
+/// Read a value of `kind` at the start of `rest`; (value, bytes used, bytes skipped before it).
+fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
+    let trimmed = rest.trim_start();
+    let skip = rest.len() - trimmed.len();
+    let r = trimmed;
+    let v = match kind {
+        ValueKind::Id => {
+            let m = ID_TOKEN.find(r)?;
+            let t = m.as_str();
+            if !t.bytes().any(|b| b.is_ascii_digit()) || parse_date(t, false).is_some() {
+                return None;
+            }
+            (Value::Text(t.to_string()), m.end())
+        }
+        ValueKind::Date => {
+            let (d, len) = parse_date(r, false)?;
+            (Value::Date(d), len)
+        }
+        ValueKind::Amount => {
+            let a = parse_amount(r, DecimalHint::Auto)?;
+            (Value::Amount(a.value, a.currency), a.len)
+        }
+        ValueKind::Text => {
+            let t = r.trim_end();
+            if t.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+                return None;
+            }
+            (Value::Text(t.to_string()), t.len())
+        }
+        ValueKind::Siret => {
+            let c = SIRET.captures(r)?;
+            (Value::Text(format!("{}{}{}{}", &c[1], &c[2], &c[3], &c[4])), c.get(0)?.end())
+        }
+        ValueKind::Siren => {
+            let c = SIREN.captures(r)?;
+            if r[c.get(0)?.end()..].trim_start().starts_with(|ch: char| ch.is_ascii_digit()) {
+                return None; // a SIRET, not a SIREN
+            }
+            (Value::Text(format!("{}{}{}", &c[1], &c[2], &c[3])), c.get(0)?.end())
+        }
+        ValueKind::Vat => {
+            let c = VAT.captures(r)?;
+            if !VAT_COUNTRIES.contains(&&c[1]) {
+                return None;
+            }
+            let m = c.get(0)?;
+            let text = m.as_str().trim_end();
+            let mut v: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            let mut text = text;
+            if &c[1] == "FR" && v.len() > 13 {
+                // FR + key + SIREN: 13 characters; anything after belongs to the next word.
+                v.truncate(13);
+                let mut n = 0;
+                let cut = text.char_indices().find(|(_, ch)| {
+                    if !ch.is_whitespace() {
+                        n += 1;
+                    }
+                    n > 13
+                });
+                text = text[..cut.map(|(i, _)| i).unwrap_or(text.len())].trim_end();
+            }
+            if v[2..].bytes().filter(u8::is_ascii_digit).count() < 2 {
+                return None;
+            }
+            (Value::Text(v), text.len())
+        }
+        ValueKind::Iban => {
+            let m = IBAN_GROUPS.find(r)?;
+            // Shortest run of groups that passes mod 97; else the whole run (checked later).
+            let mut ends: Vec<usize> =
+                m.as_str().char_indices().filter(|(_, c)| *c == ' ').map(|(i, _)| i).collect();
+            ends.push(m.end());
+            let pick =
+                ends.iter().copied().find(|&e| iban_valid(&r[..e].replace(' ', ""))).unwrap_or(m.end());
+            let v = r[..pick].replace(' ', "");
+            if v.len() < 15 {
+                return None;
+            }
+            (Value::Text(v), pick)
+        }
+        ValueKind::Bic => {
+            let m = BIC.find(r)?;
+            (Value::Text(m.as_str().to_string()), m.end())
+        }
+    };
+    Some((v.0, v.1, skip))
+}
+
+/// Every candidate of a field rule, in label priority then document order.
+fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
+    let mut per_label = Vec::new();
+    for (id, re) in &rule.labels {
+        let mut found = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            for m in re.find_iter(l.text) {
+                let rest = &l.text[m.end()..];
+                let (value, len, skip, page, start) = match read_value(rule.kind, rest) {
+                    Some((v, len, skip)) => (v, len, skip, l.page, l.start + m.end()),
+                    None if rest.trim().is_empty() && rule.kind == ValueKind::Text => {
+                        // The value on the next non-empty line.
+                        let Some(next) = lines[i + 1..].iter().take(2).find(|n| !n.text.trim().is_empty())
+                        else {
+                            continue;
+                        };
+                        match read_value(rule.kind, next.text) {
+                            Some((v, len, skip)) => (v, len, skip, next.page, next.start),
+                            None => continue,
+                        }
+                    }
+                    None => continue,
+                };
+                found.push(Candidate {
+                    value,
+                    page,
+                    start: start + skip,
+                    end: start + skip + len,
+                    rule: id.clone(),
+                    line_index: i,
+                });
+                break;
+            }
+        }
+        per_label.push(found);
+    }
+    per_label
+}
+
+/// The winning candidate of a field among those `keep` accepts: the best label with a value, and
+/// its first or last occurrence.
+fn pick(rule: &FieldRule, lines: &[TextLine], keep: impl Fn(&Candidate) -> bool) -> Option<Candidate> {
+    for found in candidates(rule, lines) {
+        let mut ok = found.into_iter().filter(|c| keep(c));
+        let c = match rule.occurrence {
+            Occurrence::First => ok.next(),
+            Occurrence::Last => ok.last(),
+        };
+        if c.is_some() {
+            return c;
+        }
+    }
+    None
+}
+
+fn as_text(doc: &Document, rule: &FieldRule, c: &Candidate) -> Option<Grounded<String>> {
+    let Value::Text(t) = &c.value else { return None };
+    grounded(
+        t.clone(),
+        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
+    )
+}
+
+fn as_date(doc: &Document, rule: &FieldRule, c: &Candidate) -> Option<Grounded<NaiveDate>> {
+    let Value::Date(d) = &c.value else { return None };
+    grounded(
+        *d,
+        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
+    )
+}
+
+fn as_amount(
+    doc: &Document,
+    rule: &FieldRule,
+    c: &Candidate,
+) -> Option<(Grounded<Decimal>, Option<&'static str>)> {
+    let Value::Amount(a, cur) = &c.value else { return None };
+    let g = grounded(
+        *a,
+        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
+    )?;
+    Some((g, *cur))
+}
+
+/// The customer block: line indexes `[start, end)`.
+fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, usize)> {
+    let start = lines.iter().position(|l| rules.customer_labels.is_match(l.text))?;
+    let mut seen = 0;
+    let mut end = start + 1;
+    while end < lines.len() && lines[end].page == lines[start].page {
+        let t = lines[end].text;
+        if !t.trim().is_empty() {
+            if rules.block_end.is_match(t) || seen >= rules.block_max_lines {
+                break;
+            }
+            seen += 1;
+        }
+        end += 1;
+    }
+    Some((start, end))
+}
+
+static LEGAL_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(.{2,80}?)\s+[–—-]\s+(?:(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|GIE|Ltd|Limited|GmbH|AG|BV|NV|SRL|SpA)\b|Registered\b|RCS\b|SIRE[NT]\b|Soci[ée]t[ée]\b)")
+        .expect("footer regex")
+});
+static CONTACT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(?:t[ée]l\.?|tel|phone|fax|e-?mail|www\.|siret|siren|n\s*°|vat|tva|rcs|iban|bic)\b|@",
+    )
+    .expect("contact regex")
+});
+static PAGE_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(?:page|seite)\s*\d").expect("page regex"));
+
+fn has_letters(s: &str, n: usize) -> bool {
+    s.chars().filter(|c| c.is_alphabetic()).count() >= n
+}
+
+/// A multi-line text (address lines) as one value grounded on every line.
+fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) -> Option<Grounded<String>> {
+    let mut locs = Vec::new();
+    let mut parts = Vec::new();
+    let mut conf = confidence;
+    for l in lines {
+        let t = l.text.trim();
+        let lead = l.text.len() - l.text.trim_start().len();
+        let ev = evidence(
+            doc,
+            l.page,
+            l.start + lead,
+            l.start + lead + t.len(),
+            Method::Layout { rule: rule.into() },
+            confidence,
+        )?;
+        conf = conf.min(ev.confidence);
+        locs.extend(ev.locations);
+        parts.push(t.to_string());
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(Grounded {
+        value: parts.join(", "),
+        evidence: Evidence {
+            locations: locs,
+            method: Method::Layout { rule: rule.into() },
+            confidence: conf,
+        },
+    })
+}
+
+fn supplier_name_and_address(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    block: Option<(usize, usize)>,
+) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
+    let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
+    // The first line with letters on page 1 that is not a title, a label or a page number.
+    let first = lines.iter().enumerate().find(|(i, l)| {
+        let t = l.text.trim();
+        l.page == 1
+            && !in_block(*i)
+            && has_letters(t, 2)
+            && t.len() <= 80
+            && !rules.invoice_titles.is_match(t)
+            && !rules.credit_note_titles.is_match(t)
+            && !rules.customer_labels.is_match(t)
+            && !t.contains(':')
+            && !CONTACT_LINE.is_match(t)
+            && !PAGE_LINE.is_match(t)
+    });
+    // The legal footer ("Name – SAS au capital de…", "Name – Registered in…").
+    let footer = lines.iter().find_map(|l| {
+        let c = LEGAL_FOOTER.captures(l.text)?;
+        let m = c.get(1)?;
+        let name = m.as_str().trim();
+        has_letters(name, 2).then(|| (l, m.start(), name))
+    });
+    // "Papeterie Fournier FACTURE": the name without the title OCR joined to it.
+    let first_text = |l: &TextLine| -> usize {
+        let cut = rules
+            .invoice_title_end
+            .find(l.text)
+            .or(rules.credit_note_title_end.find(l.text))
+            .map(|m| m.start());
+        l.text[..cut.unwrap_or(l.text.len())].trim_end().len()
+    };
+    let name = match (first, footer) {
+        (Some((_, l)), Some((fl, fstart, fname))) => {
+            let t = l.text[..first_text(l)].trim();
+            if t.eq_ignore_ascii_case(fname) {
+                let lead = l.text.len() - l.text.trim_start().len();
+                grounded(
+                    t.to_string(),
+                    evidence(
+                        doc,
+                        l.page,
+                        l.start + lead,
+                        l.start + lead + t.len(),
+                        Method::Layout { rule: "supplier_name.header_and_footer".into() },
+                        0.95,
+                    ),
+                )
+            } else {
+                grounded(
+                    fname.to_string(),
+                    evidence(
+                        doc,
+                        fl.page,
+                        fl.start + fstart,
+                        fl.start + fstart + fname.len(),
+                        Method::Pattern { rule: "supplier_name.legal_footer".into() },
+                        0.85,
+                    ),
+                )
+            }
+        }
+        (None, Some((fl, fstart, fname))) => grounded(
+            fname.to_string(),
+            evidence(
+                doc,
+                fl.page,
+                fl.start + fstart,
+                fl.start + fstart + fname.len(),
+                Method::Pattern { rule: "supplier_name.legal_footer".into() },
+                0.85,
+            ),
+        ),
+        (Some((_, l)), None) => {
+            let t = l.text[..first_text(l)].trim();
+            let lead = l.text.len() - l.text.trim_start().len();
+            grounded(
+                t.to_string(),
+                evidence(
+                    doc,
+                    l.page,
+                    l.start + lead,
+                    l.start + lead + t.len(),
+                    Method::Layout { rule: "supplier_name.first_line".into() },
+                    0.7,
+                ),
+            )
+        }
+        (None, None) => None,
+    };
+    // The address: the lines under the header name, up to the contact lines.
+    let address = first.and_then(|(i, _)| {
+        let mut picked = Vec::new();
+        for (j, l) in lines.iter().enumerate().skip(i + 1).take(8) {
+            let t = l.text.trim();
+            if t.is_empty() {
+                continue;
+            }
+            if in_block(j)
+                || CONTACT_LINE.is_match(t)
+                || t.contains(':')
+                || rules.invoice_titles.is_match(t)
+                || rules.credit_note_titles.is_match(t)
+                || picked.len() >= 4
+            {
+                break;
+            }
+            picked.push(l);
+        }
+        join_lines(doc, &picked, "supplier_address.under_name", 0.8)
+    });
+    (name, address)
+}
+
+fn customer_name_and_address(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    block: Option<(usize, usize)>,
+) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
+    let Some((s, e)) = block else { return (None, None) };
+    let label_line = &lines[s];
+    let label_end = rules.customer_labels.find(label_line.text).map(|m| m.end()).unwrap_or(0);
+    let rest = label_line.text[label_end..].trim_start_matches([' ', ':']);
+    let mut name = None;
+    let mut body: Vec<&TextLine> = Vec::new();
+    if has_letters(rest, 2) {
+        let at = label_line.start + (label_line.text.len() - rest.len());
+        let rest_t = rest.trim_end();
+        name = grounded(
+            rest_t.to_string(),
+            evidence(
+                doc,
+                label_line.page,
+                at,
+                at + rest_t.len(),
+                Method::Layout { rule: "customer_name.after_label".into() },
+                0.85,
+            ),
+        );
+    }
+    for l in &lines[s + 1..e] {
+        let t = l.text.trim();
+        if t.is_empty() || rules.attention_labels.is_match(t) {
+            continue;
+        }
+        if name.is_none() {
+            let lead = l.text.len() - l.text.trim_start().len();
+            name = grounded(
+                t.to_string(),
+                evidence(
+                    doc,
+                    l.page,
+                    l.start + lead,
+                    l.start + lead + t.len(),
+                    Method::Layout { rule: "customer_name.under_label".into() },
+                    0.85,
+                ),
+            );
+            continue;
+        }
+        if CONTACT_LINE.is_match(t) || t.contains(':') || body.len() >= 4 {
+            break;
+        }
+        body.push(l);
+    }
+    (name, join_lines(doc, &body, "customer_address.under_name", 0.8))
+}
+
+static ITEM: LazyLock<Regex> = LazyLock::new(|| {
+    let amount = r"(?:[€$£] ?)?-?(?:\d{1,3}(?:[ .,]\d{3})+|\d+)(?:[.,]\d{1,4})?(?: ?(?:€|EUR|\$|£))?";
+    Regex::new(&format!(
+        r"(?:^|\s)(?P<qty>\d+(?:[.,]\d+)?)\s+(?:(?P<unit>\p{{L}}[\p{{L}}.\-/²³]*)\s+)?(?P<price>{amount})\s+(?P<rate>\d{{1,2}}(?:[.,]\d{{1,2}})?\s?%)\s+(?P<amount>{amount})\s*$"
+    ))
+    .expect("item regex")
+});
+static REF_CODE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z0-9]{2,6}-[A-Z0-9]{2,8}\b").expect("ref regex"));
+
+fn dec_ground(
+    doc: &Document,
+    l: &TextLine,
+    m: regex::Match,
+    rule: &str,
+    conf: f32,
+) -> Option<Grounded<Decimal>> {
+    let text = m.as_str();
+    let value = if text.contains('%') {
+        parse_rate(text)?.0
+    } else if let Some(a) = parse_amount(text, DecimalHint::Auto) {
+        a.value
+    } else {
+        super::parse::number_value(text, DecimalHint::Auto)?
+    };
+    grounded(
+        value,
+        evidence(
+            doc,
+            l.page,
+            l.start + m.start(),
+            l.start + m.end(),
+            Method::Pattern { rule: rule.into() },
+            conf,
+        ),
+    )
+}
+
+fn line_items(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Vec<LineItem> {
+    let is_item: Vec<bool> = lines.iter().map(|l| ITEM.is_match(l.text)).collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(c) = ITEM.captures(l.text) else { continue };
+        let qty = c.name("qty").expect("qty group");
+        let prefix = l.text[..qty.start()].trim();
+        let prev_blank = i == 0 || lines[i - 1].text.trim().is_empty() || lines[i - 1].page != l.page;
+        // The row starts with its reference code, or follows a blank line: the wrapped part of
+        // the description is below (OCR order); otherwise above (text-layer order).
+        let below = prev_blank || REF_CODE.is_match(prefix);
+        // Where the rest of the description is: the lines above (text layers put the first line
+        // of a wrapped cell above the figures) or below (OCR reads the row, then the wrapped part).
+        let mut desc: Vec<(usize, &TextLine, usize, usize)> = Vec::new();
+        if !below {
+            let mut k = i;
+            while k > 0 {
+                let p = &lines[k - 1];
+                if p.page != l.page
+                    || p.text.trim().is_empty()
+                    || is_item[k - 1]
+                    || rules.block_end.is_match(p.text)
+                {
+                    break;
+                }
+                k -= 1;
+            }
+            for (j, p) in lines.iter().enumerate().take(i).skip(k) {
+                let lead = p.text.len() - p.text.trim_start().len();
+                desc.push((j, p, lead, p.text.trim_end().len()));
+            }
+        }
+        if !prefix.is_empty() {
+            let lead = l.text.len() - l.text.trim_start().len();
+            desc.push((i, l, lead, lead + prefix.len()));
+        }
+        if below {
+            for (j, n) in lines.iter().enumerate().skip(i + 1).take(3) {
+                let t = n.text.trim();
+                if n.page != l.page
+                    || t.is_empty()
+                    || is_item[j]
+                    || parse_rate(t).is_some()
+                    || REF_CODE.is_match(t)
+                    || rules.block_end.is_match(t)
+                    || t.contains(['€', '$', '£'])
+                {
+                    break;
+                }
+                let lead = n.text.len() - n.text.trim_start().len();
+                desc.push((j, n, lead, n.text.trim_end().len()));
+            }
+        }
+        if desc.is_empty() {
+            continue;
+        }
+        // A leading reference code ("BLA-809").
+        let mut reference = None;
+        let (_, fl, fs, fe) = desc[0];
+        if let Some(m) = REF_CODE.find(&fl.text[fs..fe]) {
+            reference = grounded(
+                m.as_str().to_string(),
+                evidence(
+                    doc,
+                    fl.page,
+                    fl.start + fs,
+                    fl.start + fs + m.end(),
+                    Method::Pattern { rule: "line.reference".into() },
+                    0.8,
+                ),
+            );
+            let skip = fl.text[fs + m.end()..fe].len() - fl.text[fs + m.end()..fe].trim_start().len();
+            desc[0].2 = fs + m.end() + skip;
+        }
+        let mut locs = Vec::new();
+        let mut parts = Vec::new();
+        let mut conf: f32 = 0.8;
+        for (_, dl, s, e) in &desc {
+            if s >= e {
+                continue;
+            }
+            if let Some(ev) = evidence(
+                doc,
+                dl.page,
+                dl.start + s,
+                dl.start + e,
+                Method::Pattern { rule: "line.description".into() },
+                0.8,
+            ) {
+                conf = conf.min(ev.confidence);
+                locs.extend(ev.locations);
+                parts.push(dl.text[*s..*e].trim().to_string());
+            }
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let description = Grounded {
+            value: parts.join(" "),
+            evidence: Evidence {
+                locations: locs,
+                method: Method::Pattern { rule: "line.description".into() },
+                confidence: conf,
+            },
+        };
+        let Some(amount) = c.name("amount").and_then(|m| dec_ground(doc, l, m, "line.amount", 0.85)) else {
+            continue;
+        };
+        let unit = c.name("unit").and_then(|m| {
+            grounded(
+                m.as_str().to_string(),
+                evidence(
+                    doc,
+                    l.page,
+                    l.start + m.start(),
+                    l.start + m.end(),
+                    Method::Pattern { rule: "line.unit".into() },
+                    0.8,
+                ),
+            )
+        });
+        out.push(LineItem {
+            page: l.page,
+            reference,
+            description,
+            quantity: dec_ground(doc, l, qty, "line.quantity", 0.85),
+            unit,
+            unit_price: c.name("price").and_then(|m| dec_ground(doc, l, m, "line.unit_price", 0.85)),
+            vat_rate: c.name("rate").and_then(|m| dec_ground(doc, l, m, "line.vat_rate", 0.85)),
+            amount,
+        });
+    }
+    out
+}
+
+static VAT_ROW_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:(?:total\s+)?(?:tva|vat|mwst\.?|ust\.?)\s+)?").expect("vat row")
+});
+
+/// VAT breakdown rows: "20 % 8 602,64 € 1 720,53 €" (rate, base, VAT) or "TVA 20 % 1 720,53 €"
+/// (rate, VAT).
+fn vat_breakdown(doc: &Document, lines: &[TextLine]) -> Vec<VatLine> {
+    let mut out: Vec<VatLine> = Vec::new();
+    for l in lines {
+        let p = VAT_ROW_PREFIX.find(l.text).map(|m| m.end()).unwrap_or(0);
+        let Some((rate, rlen)) = parse_rate(&l.text[p..]) else { continue };
+        let mut pos = p + rlen;
+        let mut amounts = Vec::new();
+        loop {
+            let rest = &l.text[pos..];
+            let t = rest.trim_start();
+            if t.is_empty() {
+                break;
+            }
+            let at = pos + rest.len() - t.len();
+            let Some(a) = parse_amount(t, DecimalHint::Auto) else {
+                // "20 % 8 602,64 € 1 720,53 € TVA 20 % …": OCR joins the next column.
+                if amounts.len() < 2 {
+                    amounts.clear();
+                }
+                break;
+            };
+            amounts.push((a.value, at, at + a.len));
+            pos = at + a.len;
+        }
+        let g = |(v, s, e): (Decimal, usize, usize), rule: &str| {
+            grounded(
+                v,
+                evidence(doc, l.page, l.start + s, l.start + e, Method::Pattern { rule: rule.into() }, 0.85),
+            )
+        };
+        let rate_g = grounded(
+            rate,
+            evidence(
+                doc,
+                l.page,
+                l.start + p,
+                l.start + p + rlen,
+                Method::Pattern { rule: "vat_breakdown.rate".into() },
+                0.85,
+            ),
+        );
+        let Some(rate_g) = rate_g else { continue };
+        let (base, amount) = match amounts.as_slice() {
+            [b, t] => (g(*b, "vat_breakdown.base"), g(*t, "vat_breakdown.amount")),
+            [t] if p > 0 => (None, g(*t, "vat_breakdown.amount")),
+            _ => continue,
+        };
+        if let Some(existing) = out.iter_mut().find(|v| v.rate.value == rate) {
+            if existing.base.is_none() && base.is_some() {
+                existing.base = base;
+            }
+            if existing.amount.is_none() {
+                existing.amount = amount;
+            }
+        } else {
+            out.push(VatLine { rate: rate_g, base, amount });
+        }
+    }
+    out
+}
+
+fn kind_of(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Option<super::Grounded<InvoiceKind>> {
+    for l in lines.iter().filter(|l| l.page == 1) {
+        let t = l.text.trim();
+        let lead = l.text.len() - l.text.trim_start().len();
+        let (kind, start, end) = if rules.credit_note_titles.is_match(t) {
+            (InvoiceKind::CreditNote, lead, lead + t.len())
+        } else if rules.invoice_titles.is_match(t) {
+            (InvoiceKind::Invoice, lead, lead + t.len())
+        } else if let Some(m) = rules.credit_note_title_end.find(l.text) {
+            (InvoiceKind::CreditNote, m.start() + 1, l.text.trim_end().len())
+        } else if let Some(m) = rules.invoice_title_end.find(l.text) {
+            (InvoiceKind::Invoice, m.start() + 1, l.text.trim_end().len())
+        } else {
+            continue;
+        };
+        return grounded(
+            kind,
+            evidence(
+                doc,
+                l.page,
+                l.start + start,
+                l.start + end,
+                Method::Layout { rule: "kind.title".into() },
+                0.9,
+            ),
+        );
+    }
+    None
+}
+
+fn country_of_vat(vat: &Grounded<String>) -> Grounded<String> {
+    let cc = match &vat.value[..2] {
+        "EL" => "GR".to_string(),
+        "XI" => "GB".to_string(),
+        c => c.to_string(),
+    };
+    Grounded { value: cc, evidence: vat.evidence.clone() }
+}
+
+fn negate(g: &mut Option<Grounded<Decimal>>) {
+    if let Some(g) = g
+        && g.value > Decimal::ZERO
+    {
+        g.value = -g.value;
+    }
+}
+
+fn sign_credit_note(inv: &mut ExtractedInvoice) {
+    for a in
+        [&mut inv.net_total, &mut inv.vat_total, &mut inv.gross_total, &mut inv.amount_due, &mut inv.prepaid]
+    {
+        negate(a);
+    }
+    for v in &mut inv.vat_breakdown {
+        negate(&mut v.base);
+        negate(&mut v.amount);
+    }
+    for l in &mut inv.lines {
+        let mut a = Some(l.amount.clone());
+        negate(&mut a);
+        if let Some(a) = a {
+            l.amount = a;
+        }
+    }
+}
+
+/// Is this document an invoice or a credit note? An e-invoice, or a page-1 title, or both an
+/// invoice number label and a total label. The lead's classifier can replace this gate.
+pub fn is_invoice(doc: &Document, rules: &InvoiceRules) -> bool {
+    if doc.einvoice.is_some() {
+        return true;
+    }
+    let lines = lines_of(doc);
+    if kind_of(doc, rules, &lines).is_some() {
+        return true;
+    }
+    let has = |f: FieldName| rules.field(f).is_some_and(|r| pick(r, &lines, |_| true).is_some());
+    has(FieldName::Number) && (has(FieldName::GrossTotal) || has(FieldName::AmountDue))
+}
+
+/// Extract an invoice with the default options (the e-invoice XML wins when there is one).
+pub fn extract(doc: &Document, rules: &InvoiceRules) -> ExtractedInvoice {
+    extract_with(doc, rules, &ExtractOptions::default())
+}
+
+pub fn extract_with(doc: &Document, rules: &InvoiceRules, opts: &ExtractOptions) -> ExtractedInvoice {
+    let mut text = extract_text(doc, rules);
+    if let Some(m) = super::templates::best_match(&rules.templates, doc) {
+        apply_template(&mut text, m);
+    }
+    match (&doc.einvoice, opts.use_einvoice) {
+        (Some(ei), true) => overlay_einvoice(ei, text, rules),
+        _ => text,
+    }
+}
+
+/// A supplier template's values win over the template-free ones.
+fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch) {
+    use super::templates::TemplateValue as V;
+    fn g<T>(value: T, e: &Evidence) -> Option<Grounded<T>> {
+        Some(Grounded { value, evidence: e.clone() })
+    }
+    inv.supplier.name = g(m.issuer.clone(), &m.keyword_evidence);
+    if let Some(c) = &m.currency {
+        inv.currency = g(c.clone(), &m.keyword_evidence);
+    }
+    for (name, value, ev) in m.fields {
+        match (name.as_str(), value) {
+            ("invoice_number", V::Text(t)) => inv.number = g(t, &ev),
+            ("invoice_number", V::Number(n)) => inv.number = g(n.to_string(), &ev),
+            ("date", V::Date(d)) => inv.issue_date = g(d, &ev),
+            ("date_due", V::Date(d)) => inv.due_date = g(d, &ev),
+            ("amount", V::Number(n)) => inv.gross_total = g(n, &ev),
+            ("amount_untaxed", V::Number(n)) => inv.net_total = g(n, &ev),
+            ("amount_tax", V::Number(n)) => inv.vat_total = g(n, &ev),
+            ("currency", V::Text(t)) => inv.currency = g(t, &ev),
+            ("vat" | "vatin", V::Text(t)) => {
+                inv.supplier.vat_id = g(t.chars().filter(|c| c.is_alphanumeric()).collect(), &ev)
+            }
+            ("siren", V::Text(t)) => {
+                inv.supplier.siren = g(t.chars().filter(char::is_ascii_digit).collect(), &ev)
+            }
+            ("siren", V::Number(n)) => inv.supplier.siren = g(n.to_string(), &ev),
+            ("siret", V::Text(t)) => {
+                inv.supplier.siret = g(t.chars().filter(char::is_ascii_digit).collect(), &ev)
+            }
+            ("iban", V::Text(t)) => inv.iban = g(t.chars().filter(|c| c.is_alphanumeric()).collect(), &ev),
+            ("bic", V::Text(t)) => inv.bic = g(t, &ev),
+            ("po_number" | "order_number", V::Text(t)) => inv.order_number = g(t, &ev),
+            _ => {}
+        }
+    }
+}
+
+/// Extraction from the visible text only.
+pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInvoice {
+    let lines = lines_of(doc);
+    let block = customer_block(rules, &lines);
+    let in_block = |c: &Candidate| block.is_some_and(|(s, e)| (s..e).contains(&c.line_index));
+    let out_block = |c: &Candidate| !in_block(c);
+    let field = |name: FieldName| rules.field(name);
+    let text_field = |name: FieldName| {
+        field(name).and_then(|r| pick(r, &lines, out_block).and_then(|c| as_text(doc, r, &c)))
+    };
+    let date_field = |name: FieldName| {
+        field(name).and_then(|r| pick(r, &lines, |_| true).and_then(|c| as_date(doc, r, &c)))
+    };
+    let mut currency = None;
+    let mut amount_field = |name: FieldName| {
+        let r = field(name)?;
+        let c = pick(r, &lines, |_| true)?;
+        let (g, cur) = as_amount(doc, r, &c)?;
+        if let Some(code) = cur
+            && (currency.is_none() || name == FieldName::GrossTotal)
+        {
+            currency = Some(Grounded {
+                value: code.to_string(),
+                evidence: Evidence {
+                    method: Method::Pattern { rule: "currency.symbol".into() },
+                    ..g.evidence.clone()
+                },
+            });
+        }
+        Some(g)
+    };
+    let net_total = amount_field(FieldName::NetTotal);
+    let vat_total = amount_field(FieldName::VatTotal);
+    let gross_total = amount_field(FieldName::GrossTotal);
+    let amount_due = amount_field(FieldName::AmountDue);
+
+    let (supplier_name, supplier_address) = supplier_name_and_address(doc, rules, &lines, block);
+    let (customer_name, customer_address) = customer_name_and_address(doc, rules, &lines, block);
+    let customer_id = |name: FieldName| {
+        field(name).and_then(|r| pick(r, &lines, in_block).and_then(|c| as_text(doc, r, &c)))
+    };
+
+    let mut supplier = PartyFields {
+        name: supplier_name,
+        address: supplier_address,
+        siren: text_field(FieldName::SupplierSiren),
+        siret: text_field(FieldName::SupplierSiret),
+        vat_id: text_field(FieldName::SupplierVat),
+        country: None,
+    };
+    if supplier.siren.is_none()
+        && let Some(s) = &supplier.siret
+    {
+        supplier.siren = Some(Grounded {
+            value: s.value[..9].to_string(),
+            evidence: Evidence {
+                method: Method::Derived { rule: "siren.from_siret".into() },
+                ..s.evidence.clone()
+            },
+        });
+    }
+    supplier.country = supplier.vat_id.as_ref().map(country_of_vat);
+    let mut customer = PartyFields {
+        name: customer_name,
+        address: customer_address,
+        siren: customer_id(FieldName::SupplierSiren),
+        siret: customer_id(FieldName::SupplierSiret),
+        vat_id: customer_id(FieldName::SupplierVat),
+        country: None,
+    };
+    customer.country = customer.vat_id.as_ref().map(country_of_vat);
+
+    let mut inv = ExtractedInvoice {
+        source: Source::Text,
+        kind: kind_of(doc, rules, &lines),
+        supplier,
+        customer,
+        number: text_field(FieldName::Number),
+        issue_date: date_field(FieldName::IssueDate),
+        due_date: date_field(FieldName::DueDate),
+        payment_terms: text_field(FieldName::PaymentTerms),
+        order_number: text_field(FieldName::OrderNumber),
+        currency,
+        iban: text_field(FieldName::Iban),
+        bic: text_field(FieldName::Bic),
+        net_total,
+        vat_total,
+        gross_total,
+        prepaid: None,
+        amount_due,
+        vat_breakdown: vat_breakdown(doc, &lines),
+        lines: line_items(doc, rules, &lines),
+        flags: Vec::new(),
+    };
+    // An invoice number label may title the document ("Avoir n° …").
+    if inv.kind.is_none()
+        && let Some(n) = &inv.number
+        && let Method::Layout { rule } = &n.evidence.method
+    {
+        let label = &rules.field(FieldName::Number).expect("number rule").labels;
+        let idx: usize = rule.rsplit('.').next().and_then(|i| i.parse().ok()).unwrap_or(usize::MAX);
+        if let Some((_, re)) = label.get(idx) {
+            let kind = if re.as_str().to_lowercase().contains("avoir")
+                || re.as_str().to_lowercase().contains("credit")
+            {
+                InvoiceKind::CreditNote
+            } else {
+                InvoiceKind::Invoice
+            };
+            inv.kind = Some(Grounded { value: kind, evidence: n.evidence.clone() });
+        }
+    }
+    if inv.currency.is_none() {
+        // Any amount with a symbol.
+        inv.currency = lines.iter().find_map(|l| {
+            let (a, at) = find_amount(l.text, DecimalHint::Auto)?;
+            let code = a.currency?;
+            grounded(
+                code.to_string(),
+                evidence(
+                    doc,
+                    l.page,
+                    l.start + at,
+                    l.start + at + a.len,
+                    Method::Pattern { rule: "currency.symbol".into() },
+                    0.7,
+                ),
+            )
+        });
+    }
+    // Derived totals, when one of the three is not printed.
+    derive_totals(&mut inv);
+    if inv.is_credit_note() {
+        sign_credit_note(&mut inv);
+    }
+    inv
+}
+
+fn derived(value: Decimal, from: &[&Grounded<Decimal>], rule: &str) -> Grounded<Decimal> {
+    let locations = from.iter().flat_map(|g| g.evidence.locations.clone()).collect();
+    let confidence = from.iter().map(|g| g.evidence.confidence).fold(1.0f32, f32::min) * 0.9;
+    Grounded {
+        value,
+        evidence: Evidence { locations, method: Method::Derived { rule: rule.into() }, confidence },
+    }
+}
+
+fn derive_totals(inv: &mut ExtractedInvoice) {
+    if inv.gross_total.is_none()
+        && let Some(d) = &inv.amount_due
+    {
+        inv.gross_total = Some(derived(d.value, &[d], "gross_total.from_amount_due"));
+    }
+    if inv.vat_total.is_none() {
+        let amounts: Vec<&Grounded<Decimal>> =
+            inv.vat_breakdown.iter().filter_map(|v| v.amount.as_ref()).collect();
+        if !amounts.is_empty() && amounts.len() == inv.vat_breakdown.len() {
+            let sum = amounts.iter().map(|a| a.value).sum();
+            inv.vat_total = Some(derived(sum, &amounts, "vat_total.sum_of_breakdown"));
+        } else if let (Some(g), Some(n)) = (&inv.gross_total, &inv.net_total) {
+            inv.vat_total = Some(derived(g.value - n.value, &[g, n], "vat_total.gross_minus_net"));
+        }
+    }
+    if inv.net_total.is_none()
+        && let (Some(g), Some(v)) = (&inv.gross_total, &inv.vat_total)
+    {
+        inv.net_total = Some(derived(g.value - v.value, &[g, v], "net_total.gross_minus_vat"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// E-invoice overlay
+
+fn xml<T: Clone>(e: &Evidenced<T>) -> Grounded<T> {
+    Grounded {
+        value: e.value.clone(),
+        evidence: Evidence {
+            locations: vec![],
+            method: Method::EInvoiceXml { path: e.path.clone() },
+            confidence: 1.0,
+        },
+    }
+}
+
+/// The XML value, with the visible text's location added when the page shows the same value;
+/// a flag when the page shows another.
+fn merge<T: Clone + PartialEq + std::fmt::Display>(
+    field: &str,
+    x: Option<Grounded<T>>,
+    text: Option<Grounded<T>>,
+    same: impl Fn(&T, &T) -> bool,
+    flags: &mut Vec<Flag>,
+    rules: &InvoiceRules,
+) -> Option<Grounded<T>> {
+    match (x, text) {
+        (Some(mut x), Some(t)) => {
+            if same(&x.value, &t.value) {
+                x.evidence.locations = t.evidence.locations;
+            } else {
+                let spec = rules.rule("einvoice.text_mismatch");
+                flags.push(Flag {
+                    rule: "einvoice.text_mismatch".into(),
+                    reason: spec.map(|s| s.reason.clone()).unwrap_or_default(),
+                    detail: format!("{field}: the XML says {}, the page shows {}", x.value, t.value),
+                    weight: spec.map(|s| s.weight).unwrap_or(0.5),
+                    evidence: vec![x.evidence.clone(), t.evidence],
+                });
+            }
+            Some(x)
+        }
+        (Some(x), None) => Some(x),
+        (None, t) => t,
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+fn overlay_einvoice(ei: &EInvoice, text: ExtractedInvoice, rules: &InvoiceRules) -> ExtractedInvoice {
+    let mut flags = text.flags;
+    let eq = |a: &String, b: &String| norm(a) == norm(b);
+    let deq = |a: &Decimal, b: &Decimal| a.abs() == b.abs();
+    let credit = ei.is_credit_note();
+    let signed = |g: Option<Grounded<Decimal>>| {
+        g.map(|mut g| {
+            if credit && g.value > Decimal::ZERO {
+                g.value = -g.value;
+            }
+            g
+        })
+    };
+    let seller = ei.seller.as_ref();
+    let buyer = ei.buyer.as_ref();
+    let party = |p: Option<&crate::einvoice::Party>,
+                 t: PartyFields,
+                 flags: &mut Vec<Flag>,
+                 who: &str|
+     -> PartyFields {
+        let name = p.and_then(|p| p.name.as_ref().or(p.trading_name.as_ref())).map(xml);
+        let vat = p.and_then(|p| p.vat_ids.first()).map(xml);
+        let address = p.and_then(|p| p.address.as_ref()).and_then(|a| {
+            let mut parts: Vec<&Evidenced<String>> = a.lines.iter().collect();
+            parts.extend(a.postcode.iter());
+            parts.extend(a.city.iter());
+            let first = parts.first()?;
+            let value = parts.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ");
+            Some(Grounded {
+                value,
+                evidence: Evidence {
+                    locations: vec![],
+                    method: Method::EInvoiceXml { path: first.path.clone() },
+                    confidence: 1.0,
+                },
+            })
+        });
+        let id_from = |v: Option<String>, path: &str| {
+            v.map(|value| Grounded {
+                value,
+                evidence: Evidence {
+                    locations: vec![],
+                    method: Method::EInvoiceXml { path: path.into() },
+                    confidence: 1.0,
+                },
+            })
+        };
+        let id_path = p
+            .and_then(|p| {
+                p.legal_id.as_ref().map(|e| e.path.clone()).or(p.ids.first().map(|e| e.path.clone()))
+            })
+            .unwrap_or_default();
+        let siren = id_from(p.and_then(|p| p.siren()), &id_path);
+        let siret = id_from(p.and_then(|p| p.siret()), &id_path);
+        let country = p.and_then(|p| p.address.as_ref()).and_then(|a| a.country.as_ref()).map(xml);
+        PartyFields {
+            // Names are printed in many ways (trading name, legal form): no flag on names.
+            name: merge(
+                &format!("{who} name"),
+                name,
+                t.name,
+                |a, b| norm(a).contains(&norm(b)) || norm(b).contains(&norm(a)),
+                &mut Vec::new(),
+                rules,
+            ),
+            address: address.or(t.address),
+            siren: merge(&format!("{who} SIREN"), siren, t.siren, eq, flags, rules),
+            siret: merge(&format!("{who} SIRET"), siret, t.siret, eq, flags, rules),
+            vat_id: merge(&format!("{who} VAT number"), vat, t.vat_id, eq, flags, rules),
+            country: country.or(t.country),
+        }
+    };
+    let supplier = party(seller, text.supplier, &mut flags, "supplier");
+    let customer = party(buyer, text.customer, &mut flags, "customer");
+    let iban_x = ei.payment_means.iter().find_map(|m| {
+        let a = m.account.as_ref()?;
+        let v = crate::einvoice::normalise_iban(&a.value)?;
+        Some(Grounded { value: v, evidence: xml(a).evidence })
+    });
+    let bic_x = ei.payment_means.iter().find_map(|m| m.bic.as_ref()).map(xml);
+    let kind = Some(Grounded {
+        value: if credit { InvoiceKind::CreditNote } else { InvoiceKind::Invoice },
+        evidence: ei.type_code.as_ref().map(|t| xml(t).evidence).unwrap_or_else(|| xml(&ei.number).evidence),
+    });
+    let vat_breakdown: Vec<VatLine> = ei
+        .vat_breakdown
+        .iter()
+        .filter_map(|v| {
+            Some(VatLine {
+                rate: v.rate.as_ref().map(xml)?,
+                base: signed(v.basis.as_ref().map(xml)),
+                amount: signed(v.tax.as_ref().map(xml)),
+            })
+        })
+        .collect();
+    let lines: Vec<LineItem> = ei
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let desc = l.name.as_ref().or(l.description.as_ref()).map(xml)?;
+            let amount = signed(l.net_amount.as_ref().map(xml))?;
+            let printed = text.lines.iter().find(|t| {
+                t.amount.value.abs() == amount.value.abs()
+                    && norm(&t.description.value)
+                        .contains(&norm(&desc.value).chars().take(12).collect::<String>())
+            });
+            let mut desc = desc;
+            let mut amount = amount;
+            if let Some(p) = printed {
+                // Grounded on the page too.
+                desc.evidence.locations = p.description.evidence.locations.clone();
+                amount.evidence.locations = p.amount.evidence.locations.clone();
+            }
+            Some(LineItem {
+                page: printed.map(|p| p.page).unwrap_or(0),
+                reference: l.seller_item_id.as_ref().map(xml),
+                description: desc,
+                quantity: l
+                    .quantity
+                    .as_ref()
+                    .map(|q| Grounded { value: q.value.value, evidence: xml(q).evidence }),
+                unit: l.quantity.as_ref().and_then(|q| {
+                    q.value.unit.clone().map(|u| Grounded { value: u, evidence: xml(q).evidence })
+                }),
+                unit_price: l.net_price.as_ref().map(xml),
+                vat_rate: l.vat_rate.as_ref().map(xml),
+                amount,
+            })
+        })
+        .collect();
+    let t = &ei.totals;
+    let mut inv = ExtractedInvoice {
+        source: Source::EInvoice,
+        kind,
+        supplier,
+        customer,
+        number: merge("invoice number", Some(xml(&ei.number)), text.number, eq, &mut flags, rules),
+        issue_date: merge(
+            "issue date",
+            ei.issue_date.as_ref().map(xml),
+            text.issue_date,
+            |a, b| a == b,
+            &mut flags,
+            rules,
+        ),
+        due_date: merge(
+            "due date",
+            ei.due_date.as_ref().map(xml),
+            text.due_date,
+            |a, b| a == b,
+            &mut flags,
+            rules,
+        ),
+        payment_terms: ei.payment_terms.first().map(xml).or(text.payment_terms),
+        order_number: ei.order_reference.as_ref().map(xml).or(text.order_number),
+        currency: merge("currency", ei.currency.as_ref().map(xml), text.currency, eq, &mut flags, rules),
+        iban: merge("IBAN", iban_x, text.iban, eq, &mut flags, rules),
+        bic: merge("BIC", bic_x, text.bic, eq, &mut flags, rules),
+        net_total: merge(
+            "net total",
+            signed(t.tax_basis_total.as_ref().map(xml)),
+            text.net_total,
+            deq,
+            &mut flags,
+            rules,
+        ),
+        vat_total: merge(
+            "VAT total",
+            signed(t.tax_total.as_ref().map(xml)),
+            text.vat_total,
+            deq,
+            &mut flags,
+            rules,
+        ),
+        gross_total: merge(
+            "gross total",
+            signed(t.grand_total.as_ref().map(xml)),
+            text.gross_total,
+            deq,
+            &mut flags,
+            rules,
+        ),
+        prepaid: signed(t.prepaid.as_ref().map(xml)),
+        amount_due: merge(
+            "amount due",
+            signed(t.due_payable.as_ref().map(xml)),
+            text.amount_due,
+            deq,
+            &mut flags,
+            rules,
+        ),
+        vat_breakdown: if vat_breakdown.is_empty() { text.vat_breakdown } else { vat_breakdown },
+        lines: if lines.is_empty() { text.lines } else { lines },
+        flags,
+    };
+    derive_totals(&mut inv);
+    inv
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::document::{ContentHash, Format, Page, Provenance};
+
+    pub(crate) fn doc(pages: &[&str]) -> Document {
+        Document {
+            content_hash: ContentHash::of(pages.join("\u{c}").as_bytes()),
+            format: Format::Pdf,
+            media_type: "application/pdf".into(),
+            source: crate::document::Source {
+                name: "t.pdf".into(),
+                path: None,
+                size: 0,
+                provenance: Provenance::File,
+            },
+            pdf: None,
+            pages: pages
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Page {
+                    number: i as u32 + 1,
+                    method: PageMethod::TextLayer,
+                    text: t.to_string(),
+                    ocr: None,
+                    words: vec![],
+                })
+                .collect(),
+            attachments: vec![],
+            einvoice: None,
+            warnings: vec![],
+        }
+    }
+
+    pub(crate) fn rules() -> &'static InvoiceRules {
+        static RULES: std::sync::OnceLock<InvoiceRules> = std::sync::OnceLock::new();
+        RULES.get_or_init(|| InvoiceRules::builtin().unwrap())
+    }
+
+    #[test]
+    fn french_header_fields() {
+        let d = doc(&[
+            "Acme Fournitures\n12 rue de la Paix\n75002 Paris\nSIRET : 438 050 700 00022\nN° TVA : FR89438050700\n FACTURE\n\nFacture n° : FA-2026-0142\nDate : 23/11/2026\nÉchéance : 31/12/2026\nVotre commande : BC-2026-0434\n\nFacturé à\nGranite Express\nÀ l'attention de M. X\n19 route de Vienne\n69100 Villeurbanne\nN° TVA : FR84785067778\nSIREN : 785 067 778\n\nPériode : du 01/10/2026 au 31/10/2026\nTotal HT 100,00 €\nTVA 20 % 20,00 €\nTotal TTC 120,00 €\nConditions de paiement : 30 jours fin de mois\nIBAN : FR76 3000 4520 8671 0153 2618 077\nBIC : BNPAFRPP",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "FA-2026-0142");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2026-11-23");
+        assert_eq!(inv.due_date.as_ref().unwrap().value.to_string(), "2026-12-31");
+        assert_eq!(inv.order_number.as_ref().unwrap().value, "BC-2026-0434");
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "Acme Fournitures");
+        assert_eq!(inv.supplier.address.as_ref().unwrap().value, "12 rue de la Paix, 75002 Paris");
+        assert_eq!(inv.supplier.siret.as_ref().unwrap().value, "43805070000022");
+        assert_eq!(inv.supplier.siren.as_ref().unwrap().value, "438050700");
+        assert_eq!(inv.supplier.vat_id.as_ref().unwrap().value, "FR89438050700");
+        assert_eq!(inv.customer.name.as_ref().unwrap().value, "Granite Express");
+        assert_eq!(inv.customer.vat_id.as_ref().unwrap().value, "FR84785067778");
+        assert_eq!(inv.customer.siren.as_ref().unwrap().value, "785067778");
+        assert_eq!(inv.customer.address.as_ref().unwrap().value, "19 route de Vienne, 69100 Villeurbanne");
+        assert_eq!(inv.net_total.as_ref().unwrap().value.to_string(), "100.00");
+        assert_eq!(inv.gross_total.as_ref().unwrap().value.to_string(), "120.00");
+        assert_eq!(inv.vat_total.as_ref().unwrap().value.to_string(), "20.00");
+        assert_eq!(inv.currency.as_ref().unwrap().value, "EUR");
+        assert_eq!(inv.iban.as_ref().unwrap().value, "FR7630004520867101532618077");
+        assert_eq!(inv.bic.as_ref().unwrap().value, "BNPAFRPP");
+        assert_eq!(inv.payment_terms.as_ref().unwrap().value, "30 jours fin de mois");
+        assert_eq!(inv.kind.as_ref().unwrap().value, InvoiceKind::Invoice);
+        // Grounded: the span cites the value.
+        let n = inv.number.as_ref().unwrap();
+        assert_eq!(n.evidence.locations[0].text, "FA-2026-0142");
+    }
+
+    #[test]
+    fn english_header_and_lines() {
+        let d = doc(&[
+            "Taylor's Kitchen Ltd\n32 Harcourt Street\nGalway H91 E2K3\nVAT No.: IE6750970W\n INVOICE\n\nInvoice No.: INV-10427\nDate: Nov 23, 2026\nDue date: Dec 23, 2026\nPO number: PO-74967\n\nBill to\nArpège Office Supplies Ltd\n\nDescription Qty Unit Unit price VAT Amount\n\nAssorted pastries 20 piece €2.00 9% €40.00\n\nWaiting staff 4 hour €33.00 23% €132.00\n\nRate Net VAT\n\n23% €132.00 €30.36\n\n9% €40.00 €3.60\n Subtotal €172.00\n\nVAT 23% €30.36\n\nVAT €33.96\n\nTotal €205.96\n\nAmount due €205.96",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "INV-10427");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2026-11-23");
+        assert_eq!(inv.order_number.as_ref().unwrap().value, "PO-74967");
+        assert_eq!(inv.customer.name.as_ref().unwrap().value, "Arpège Office Supplies Ltd");
+        assert_eq!(inv.gross_total.as_ref().unwrap().value.to_string(), "205.96");
+        assert_eq!(inv.vat_total.as_ref().unwrap().value.to_string(), "33.96");
+        assert_eq!(inv.net_total.as_ref().unwrap().value.to_string(), "172.00");
+        assert_eq!(inv.lines.len(), 2);
+        assert_eq!(inv.lines[0].description.value, "Assorted pastries");
+        assert_eq!(inv.lines[0].quantity.as_ref().unwrap().value.to_string(), "20");
+        assert_eq!(inv.lines[1].vat_rate.as_ref().unwrap().value.to_string(), "23");
+        assert_eq!(inv.vat_breakdown.len(), 2);
+        assert_eq!(inv.vat_breakdown[0].base.as_ref().unwrap().value.to_string(), "132.00");
+    }
+
+    #[test]
+    fn lines_across_a_page_break_and_credit_note_sign() {
+        let d = doc(&[
+            "Hélios Bâtiment\n AVOIR\nAvoir n° : AV-2026-0017\nDate : 4 décembre 2026\n\nRéf. Désignation Qté\n\nWHI-571 Peinture acrylique\nmate blanche 2 pot 64,00 € 20 % 128,00 €\n\nPage 1/2",
+            "Réf. Désignation Qté\n\nJOI-298 Main-d'œuvre 24 heure 43,50 € 10 % 1 044,00 €\n Montant total HT 1 172,00 €\nMontant TVA 130,00 €\nMontant total TTC 1 302,00 €",
+        ]);
+        let inv = extract(&d, rules());
+        assert!(inv.is_credit_note());
+        assert_eq!(inv.number.as_ref().unwrap().value, "AV-2026-0017");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2026-12-04");
+        assert_eq!(inv.lines.len(), 2);
+        assert_eq!(inv.lines[0].description.value, "Peinture acrylique mate blanche");
+        assert_eq!(inv.lines[0].reference.as_ref().unwrap().value, "WHI-571");
+        assert_eq!(inv.lines[1].page, 2);
+        assert_eq!(inv.lines[1].amount.value.to_string(), "-1044.00");
+        assert_eq!(inv.gross_total.as_ref().unwrap().value.to_string(), "-1302.00");
+    }
+
+    #[test]
+    fn iban_checksum() {
+        assert!(iban_valid("FR7630004520867101532618077"));
+        assert!(!iban_valid("FR7630004520867101532618078"));
+        assert!(iban_valid("IE07BOFI90904038952004"));
+    }
+
+    #[test]
+    fn iban_followed_by_bic_on_the_same_line() {
+        let d = doc(&["IBAN : FR76 3000 4520 8671 0153 2618 077 BIC BNPAFRPP"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.iban.as_ref().unwrap().value, "FR7630004520867101532618077");
+    }
+}

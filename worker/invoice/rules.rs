@@ -1,0 +1,275 @@
+//! The invoice rule set: labels and value kinds of the header fields (`rules/invoice/*.toml`),
+//! parsed with unknown fields denied and compiled once, when the engine starts.
+
+use super::InvoiceError;
+use regex::Regex;
+use serde::Deserialize;
+use std::path::Path;
+
+/// The rules shipped with Liasse, used when no rules folder is configured.
+const BUILTIN_FIELDS: &str = include_str!("../../rules/invoice/fields.toml");
+const BUILTIN_CHECKS: &str = include_str!("../../rules/invoice/checks.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldName {
+    Number,
+    IssueDate,
+    DueDate,
+    PaymentTerms,
+    OrderNumber,
+    SupplierSiret,
+    SupplierSiren,
+    SupplierVat,
+    Iban,
+    Bic,
+    NetTotal,
+    VatTotal,
+    GrossTotal,
+    AmountDue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    Id,
+    Date,
+    Amount,
+    Text,
+    Siren,
+    Siret,
+    Vat,
+    Iban,
+    Bic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Occurrence {
+    First,
+    Last,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldSpec {
+    name: FieldName,
+    kind: ValueKind,
+    occurrence: Occurrence,
+    confidence: f32,
+    labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldsFile {
+    version: String,
+    invoice_titles: Vec<String>,
+    credit_note_titles: Vec<String>,
+    customer_labels: Vec<String>,
+    attention_labels: Vec<String>,
+    block_end: Vec<String>,
+    block_max_lines: usize,
+    field: Vec<FieldSpec>,
+}
+
+/// Thresholds and lists of the validation checks (`rules/invoice/checks.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    pub version: String,
+    /// Rounding tolerance of the arithmetic checks, in the invoice currency.
+    pub tolerance: rust_decimal::Decimal,
+    /// Approval thresholds: an amount within `just_under_ratio` below one of them is flagged.
+    pub approval_thresholds: Vec<rust_decimal::Decimal>,
+    pub just_under_ratio: rust_decimal::Decimal,
+    /// A gross total that is a multiple of this (and at least `round_minimum`) is "round".
+    pub round_multiple: rust_decimal::Decimal,
+    pub round_minimum: rust_decimal::Decimal,
+    /// An invoice dated more than this many days before processing is "very old".
+    pub max_age_days: i64,
+    /// Days of tolerance for a date in the future.
+    pub future_tolerance_days: i64,
+    /// French VAT rates and the dates they apply from and until (inclusive, ISO).
+    pub french_vat_rates: Vec<VatRateSpan>,
+    /// Each check's weight in the rule score (0 to 1) and whether it is on.
+    pub rule: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VatRateSpan {
+    pub rate: rust_decimal::Decimal,
+    pub from: chrono::NaiveDate,
+    #[serde(default)]
+    pub until: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub weight: f32,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub reason: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One compiled field rule.
+#[derive(Debug, Clone)]
+pub struct FieldRule {
+    pub name: FieldName,
+    pub kind: ValueKind,
+    pub occurrence: Occurrence,
+    pub confidence: f32,
+    /// (label id, compiled label) in priority order.
+    pub labels: Vec<(String, Regex)>,
+}
+
+/// The compiled invoice rules.
+#[derive(Debug, Clone)]
+pub struct InvoiceRules {
+    pub version: String,
+    pub fields: Vec<FieldRule>,
+    pub invoice_titles: Regex,
+    pub credit_note_titles: Regex,
+    /// A title in capitals ending a line ("Papeterie Fournier FACTURE" when OCR joins the header).
+    pub invoice_title_end: Regex,
+    pub credit_note_title_end: Regex,
+    pub customer_labels: Regex,
+    pub attention_labels: Regex,
+    pub block_end: Regex,
+    pub block_max_lines: usize,
+    pub checks: Checks,
+    /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
+    pub templates: Vec<super::templates::Template>,
+}
+
+fn compile(what: &str, re: &str) -> Result<Regex, InvoiceError> {
+    Regex::new(re).map_err(|e| InvoiceError::Rules(format!("{what}: {e}")))
+}
+
+/// A regex matching any of `words` as a whole line (a title).
+fn title_regex(what: &str, words: &[String]) -> Result<Regex, InvoiceError> {
+    compile(what, &format!(r"(?i)^\s*(?:{})\s*$", words.join("|")))
+}
+
+/// A regex matching any of `words`, in capitals, at the end of a line after other text.
+fn title_end_regex(what: &str, words: &[String]) -> Result<Regex, InvoiceError> {
+    let upper: Vec<String> = words.iter().map(|w| w.to_uppercase().replace("\\S", "\\s")).collect();
+    compile(what, &format!(r"\s(?:{})\s*$", upper.join("|")))
+}
+
+/// A regex matching any of `labels` at the start of a line.
+fn start_regex(what: &str, labels: &[String]) -> Result<Regex, InvoiceError> {
+    compile(what, &format!(r"(?i)^\s*(?:{})\b", labels.join("|")))
+}
+
+impl InvoiceRules {
+    /// The rules shipped with Liasse.
+    pub fn builtin() -> Result<InvoiceRules, InvoiceError> {
+        Self::from_sources(BUILTIN_FIELDS, BUILTIN_CHECKS)
+    }
+
+    /// The rules of a folder: `fields.toml`, `checks.toml` (each falls back to the built-in one
+    /// when absent) and invoice2data templates (`*.yml`, `*.yaml`, `*.json`) under `templates/`.
+    pub fn load(dir: &Path) -> Result<InvoiceRules, InvoiceError> {
+        let read = |name: &str, builtin: &str| -> Result<String, InvoiceError> {
+            let p = dir.join(name);
+            if p.exists() {
+                std::fs::read_to_string(&p).map_err(|e| InvoiceError::Rules(format!("{}: {e}", p.display())))
+            } else {
+                Ok(builtin.to_string())
+            }
+        };
+        let fields = read("fields.toml", BUILTIN_FIELDS)?;
+        let checks = read("checks.toml", BUILTIN_CHECKS)?;
+        let mut rules = Self::from_sources(&fields, &checks)?;
+        rules.templates = super::templates::load_dir(&dir.join("templates"))?;
+        Ok(rules)
+    }
+
+    pub fn from_sources(fields: &str, checks: &str) -> Result<InvoiceRules, InvoiceError> {
+        let f: FieldsFile =
+            toml::from_str(fields).map_err(|e| InvoiceError::Rules(format!("fields.toml: {e}")))?;
+        let checks: Checks =
+            toml::from_str(checks).map_err(|e| InvoiceError::Rules(format!("checks.toml: {e}")))?;
+        let mut compiled = Vec::new();
+        for spec in f.field {
+            let mut labels = Vec::new();
+            for (i, l) in spec.labels.iter().enumerate() {
+                let re = compile(
+                    &format!("field {:?} label {i}", spec.name),
+                    &format!(r"(?i)(?:^|[\s(|/])(?:{l})\s*[:#.]?\s*"),
+                )?;
+                labels.push((
+                    format!(
+                        "{}.{i}",
+                        serde_json::to_value(spec.name)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    ),
+                    re,
+                ));
+            }
+            if !(0.0..=1.0).contains(&spec.confidence) {
+                return Err(InvoiceError::Rules(format!("field {:?}: confidence outside 0..1", spec.name)));
+            }
+            compiled.push(FieldRule {
+                name: spec.name,
+                kind: spec.kind,
+                occurrence: spec.occurrence,
+                confidence: spec.confidence,
+                labels,
+            });
+        }
+        Ok(InvoiceRules {
+            version: format!("{}+{}", f.version, checks.version),
+            fields: compiled,
+            invoice_titles: title_regex("invoice_titles", &f.invoice_titles)?,
+            credit_note_titles: title_regex("credit_note_titles", &f.credit_note_titles)?,
+            invoice_title_end: title_end_regex("invoice_titles", &f.invoice_titles)?,
+            credit_note_title_end: title_end_regex("credit_note_titles", &f.credit_note_titles)?,
+            customer_labels: start_regex("customer_labels", &f.customer_labels)?,
+            attention_labels: start_regex("attention_labels", &f.attention_labels)?,
+            block_end: start_regex("block_end", &f.block_end)?,
+            block_max_lines: f.block_max_lines,
+            checks,
+            templates: Vec::new(),
+        })
+    }
+
+    pub fn field(&self, name: FieldName) -> Option<&FieldRule> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&RuleSpec> {
+        self.checks.rule.iter().find(|r| r.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_compile() {
+        let r = InvoiceRules::builtin().unwrap();
+        assert!(r.field(FieldName::Number).is_some());
+        assert!(r.credit_note_titles.is_match("AVOIR"));
+        assert!(r.customer_labels.is_match("Facturé à"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let bad = BUILTIN_FIELDS.replace("block_max_lines = 8", "block_max_lines = 8\nblok = 1");
+        assert!(InvoiceRules::from_sources(&bad, BUILTIN_CHECKS).is_err());
+        let bad = BUILTIN_FIELDS.replace("labels = [\"iban\"]", "labels = [\"iban(\"]");
+        assert!(InvoiceRules::from_sources(&bad, BUILTIN_CHECKS).is_err());
+    }
+}
