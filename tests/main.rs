@@ -2,6 +2,7 @@
 //! the `liasse` executable as text sandbox, and later PostgreSQL, RabbitMQ and ONNX Runtime).
 
 mod common;
+mod contract;
 mod einvoice;
 mod email;
 mod fixtures;
