@@ -12,21 +12,32 @@ use serde::{Deserialize, Serialize};
 pub enum PipelineError {
     #[error("cannot start the pipeline: {0}")]
     Start(#[from] IntakeError),
+    #[error("cannot start the pipeline: {0}")]
+    Contract(#[from] crate::contract::ContractError),
 }
 
 /// Everything the stages need, built once per process and shared by every document.
 pub struct Engine {
     pub config: Config,
     pub intake: Intake,
+    pub contract: crate::contract::ContractEngine,
 }
 
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine, PipelineError> {
-        Ok(Engine { config: config.clone(), intake: Intake::new(config)? })
+        Ok(Engine {
+            config: config.clone(),
+            intake: Intake::new(config)?,
+            contract: crate::contract::ContractEngine::new(&config.contract)?,
+        })
     }
 
     pub fn versions(&self) -> Versions {
-        Versions { liasse: env!("CARGO_PKG_VERSION").to_string(), ocr: self.intake.ocr.engine_version() }
+        Versions {
+            liasse: env!("CARGO_PKG_VERSION").to_string(),
+            ocr: self.intake.ocr.engine_version(),
+            contract_rules: None,
+        }
     }
 }
 
@@ -35,6 +46,9 @@ impl Engine {
 pub struct Versions {
     pub liasse: String,
     pub ocr: String,
+    /// Contract rule set and playbook, on outcomes whose contract was analysed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_rules: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +69,9 @@ pub struct Outcome {
     pub error: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<Document>,
+    /// Clauses, key terms, risk flags and playbook findings of a contract or an amendment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<crate::contract::ContractAnalysis>,
     pub versions: Versions,
 }
 
@@ -73,20 +90,29 @@ pub fn process_one(engine: &Engine, input: Input) -> Vec<Outcome> {
         .read(input)
         .into_iter()
         .map(|Item { content_hash, source, result }| match result {
-            Ok(document) => Outcome {
-                content_hash,
-                status: Status::Processed,
-                source,
-                error: None,
-                document: Some(document),
-                versions: versions.clone(),
-            },
+            Ok(document) => {
+                let mut versions = versions.clone();
+                let contract = engine.contract.analyse_if_contract(&document);
+                if contract.is_some() {
+                    versions.contract_rules = Some(engine.contract.version());
+                }
+                Outcome {
+                    content_hash,
+                    status: Status::Processed,
+                    source,
+                    error: None,
+                    document: Some(document),
+                    contract,
+                    versions,
+                }
+            }
             Err(e) => Outcome {
                 content_hash,
                 status: Status::Failed,
                 source,
                 error: Some(e.failure()),
                 document: None,
+                contract: None,
                 versions: versions.clone(),
             },
         })
