@@ -3,6 +3,7 @@
 
 mod classify;
 mod common;
+mod contract;
 mod einvoice;
 mod email;
 mod fixtures;

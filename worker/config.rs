@@ -25,6 +25,17 @@ pub struct Config {
     pub invoice: InvoiceConfig,
     pub models: ModelsConfig,
     pub classifier: ClassifierConfig,
+    pub contract: ContractConfig,
+}
+
+/// Contract analysis: where its rules come from (the built-in rules when unset).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContractConfig {
+    /// Folder of the risk and key-term rules (`rules/contract`).
+    pub rules_dir: Option<PathBuf>,
+    /// Folder of the playbook (`rules/playbook`).
+    pub playbook_dir: Option<PathBuf>,
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.

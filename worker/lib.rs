@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod config;
+pub mod contract;
 pub mod document;
 pub mod einvoice;
 pub mod error;

@@ -14,6 +14,8 @@ pub enum PipelineError {
     Start(#[from] IntakeError),
     #[error("cannot start the pipeline: {0}")]
     Invoice(#[from] crate::invoice::InvoiceError),
+    #[error("cannot start the pipeline: {0}")]
+    Contract(#[from] crate::contract::ContractError),
 }
 
 /// Everything the stages need, built once per process and shared by every document.
@@ -23,6 +25,7 @@ pub struct Engine {
     pub invoice_rules: crate::invoice::InvoiceRules,
     /// The fraud model, when its file exists.
     pub fraud_model: Option<crate::invoice::fraud::FraudModel>,
+    pub contract: crate::contract::ContractEngine,
 }
 
 impl Engine {
@@ -39,7 +42,13 @@ impl Engine {
             }
             _ => None,
         };
-        Ok(Engine { config: config.clone(), intake: Intake::new(config)?, invoice_rules, fraud_model })
+        Ok(Engine {
+            config: config.clone(),
+            intake: Intake::new(config)?,
+            invoice_rules,
+            fraud_model,
+            contract: crate::contract::ContractEngine::new(&config.contract)?,
+        })
     }
 
     pub fn versions(&self) -> Versions {
@@ -47,6 +56,7 @@ impl Engine {
             liasse: env!("CARGO_PKG_VERSION").to_string(),
             ocr: self.intake.ocr.engine_version(),
             invoice_rules: None,
+            contract_rules: None,
         }
     }
 }
@@ -59,6 +69,9 @@ pub struct Versions {
     /// The invoice rule set (fields and checks), when the invoice stage ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_rules: Option<String>,
+    /// Contract rule set and playbook, on outcomes whose contract was analysed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_rules: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +95,9 @@ pub struct Outcome {
     /// Invoice fields, checks and risk, for a document that is an invoice or a credit note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice: Option<crate::invoice::InvoiceAnalysis>,
+    /// Clauses, key terms, risk flags and playbook findings of a contract or an amendment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<crate::contract::ContractAnalysis>,
     pub versions: Versions,
 }
 
@@ -116,6 +132,10 @@ pub fn process_with_history(
                 if invoice.is_some() {
                     versions.invoice_rules = Some(engine.invoice_rules.version.clone());
                 }
+                let contract = engine.contract.analyse_if_contract(&document);
+                if contract.is_some() {
+                    versions.contract_rules = Some(engine.contract.version());
+                }
                 Outcome {
                     content_hash,
                     status: Status::Processed,
@@ -123,6 +143,7 @@ pub fn process_with_history(
                     error: None,
                     document: Some(document),
                     invoice,
+                    contract,
                     versions,
                 }
             }
@@ -133,6 +154,7 @@ pub fn process_with_history(
                 error: Some(e.failure()),
                 document: None,
                 invoice: None,
+                contract: None,
                 versions: versions.clone(),
             },
         })

@@ -1,0 +1,378 @@
+//! The analysis of one contract: its clauses, key terms and risk flags, every one grounded.
+
+use super::rules::{ContractRules, Level, captured_number, convert};
+use super::segment::{Clause, Piece, segment};
+use crate::document::{Document, Span};
+use crate::evidence::{Evidence, Grounded, Location, Method};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// A text assembled from several places of the document, with the way back to them.
+pub struct Located {
+    pub text: String,
+    /// (offset in `text`, page, span in the page text), in order.
+    parts: Vec<(usize, u32, Span)>,
+}
+
+impl Located {
+    pub fn new<'a>(places: impl IntoIterator<Item = (u32, Span, &'a str)>) -> Located {
+        let mut text = String::new();
+        let mut parts = Vec::new();
+        for (page, span, t) in places {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            parts.push((text.len(), page, span));
+            text.push_str(t);
+        }
+        Located { text, parts }
+    }
+
+    pub fn of_clause(c: &Clause) -> Located {
+        Located::new(
+            std::iter::once(&c.heading_location)
+                .chain(c.locations.iter())
+                .map(|l| (l.page, l.span, l.text.as_str())),
+        )
+    }
+
+    pub fn of_pieces<'a>(doc: &'a Document, pieces: &[Piece]) -> Located {
+        Located::new(pieces.iter().filter_map(|p| doc.span_text(p.page, p.span).map(|t| (p.page, p.span, t))))
+    }
+
+    /// The document locations of `start..end` of `text` (one per part it overlaps).
+    pub fn locations(&self, doc: &Document, start: usize, end: usize) -> Vec<Location> {
+        let mut out = Vec::new();
+        for (i, &(off, page, span)) in self.parts.iter().enumerate() {
+            let part_end = off + (span.end - span.start);
+            let _ = i;
+            if start < part_end && off < end {
+                let s = span.start + start.saturating_sub(off);
+                let e = span.start + end.min(part_end) - off;
+                if let Some(l) = Location::of(doc, page, Span { start: s, end: e }) {
+                    out.push(l);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One flag raised by a risk rule on a clause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskFlag {
+    pub rule: String,
+    pub kind: String,
+    pub reason: String,
+    pub level: Level,
+    pub evidence: Evidence,
+}
+
+/// A clause with what the rules found in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClauseResult {
+    #[serde(flatten)]
+    pub clause: Clause,
+    pub risk: Level,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<RiskFlag>,
+}
+
+/// The key terms, each with its evidence; a term not found is absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyTerms {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<Grounded<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_date: Option<Grounded<NaiveDate>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_months: Option<Grounded<u32>>,
+    /// The contract renews by itself (tacite reconduction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_automatic: Option<Grounded<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_period_months: Option<Grounded<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_notice_months: Option<Grounded<u32>>,
+    /// Termination rights by label (for_breach, for_convenience, change_of_control…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub termination: Vec<Grounded<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governing_law: Option<Grounded<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<Grounded<String>>,
+    /// fees_N_months, amount, uncapped or excluded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liability_cap: Option<Grounded<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_days: Option<Grounded<u32>>,
+    /// index, capped or unilateral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_revision: Option<Grounded<String>>,
+}
+
+/// What Liasse found in a contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractAnalysis {
+    /// fr or en, from the wording.
+    pub language: String,
+    pub rules_version: String,
+    /// The highest clause risk.
+    pub risk: Level,
+    pub risky_clauses: u32,
+    pub terms: KeyTerms,
+    pub clauses: Vec<ClauseResult>,
+}
+
+fn language(doc: &Document) -> &'static str {
+    let mut fr = 0usize;
+    let mut en = 0usize;
+    for p in &doc.pages {
+        for w in p.text.split(|c: char| !c.is_alphabetic()).take(5000) {
+            match w {
+                "le" | "la" | "les" | "des" | "du" | "et" | "est" | "contrat" | "une" => fr += 1,
+                "the" | "and" | "of" | "shall" | "is" | "this" | "agreement" | "any" => en += 1,
+                _ => {}
+            }
+        }
+    }
+    if fr > en { "fr" } else { "en" }
+}
+
+fn month(m: &str) -> Option<u32> {
+    let m = m.to_lowercase();
+    if let Ok(n) = m.parse::<u32>() {
+        return (1..=12).contains(&n).then_some(n);
+    }
+    const NAMES: [(&str, &str, u32); 12] = [
+        ("janvier", "jan", 1),
+        ("février", "feb", 2),
+        ("mars", "mar", 3),
+        ("avril", "apr", 4),
+        ("mai", "may", 5),
+        ("juin", "jun", 6),
+        ("juillet", "jul", 7),
+        ("août", "aug", 8),
+        ("septembre", "sep", 9),
+        ("octobre", "oct", 10),
+        ("novembre", "nov", 11),
+        ("décembre", "dec", 12),
+    ];
+    NAMES.iter().find(|(fr, en, _)| m == *fr || m.starts_with(en)).map(|x| x.2)
+}
+
+fn grounded<T>(value: T, rule: &str, locations: Vec<Location>) -> Option<Grounded<T>> {
+    (!locations.is_empty()).then(|| Grounded {
+        value,
+        evidence: Evidence { locations, method: Method::Pattern { rule: rule.to_string() }, confidence: 0.9 },
+    })
+}
+
+fn extract_terms(
+    doc: &Document,
+    rules: &ContractRules,
+    preamble: &Located,
+    clauses: &[(Located, &Clause)],
+) -> KeyTerms {
+    use super::rules::TermField as F;
+    let mut t = KeyTerms::default();
+    for term in &rules.terms {
+        let def = &term.def;
+        let scopes: Vec<&Located> = if def.field == F::Party {
+            vec![preamble]
+        } else {
+            std::iter::once(preamble)
+                .filter(|_| def.heading.is_none())
+                .chain(
+                    clauses
+                        .iter()
+                        .filter(|(_, c)| match (&term.heading, &c.heading) {
+                            (Some(h), Some(ch)) => h.is_match(ch),
+                            (Some(_), None) => false,
+                            (None, _) => true,
+                        })
+                        .map(|(l, _)| l),
+                )
+                .collect()
+        };
+        for scope in scopes {
+            for c in term.re.captures_iter(&scope.text) {
+                let whole = c.get(0).unwrap();
+                let value_m = c.name("value").unwrap_or(whole);
+                let locs = scope.locations(doc, value_m.start(), value_m.end());
+                let whole_locs = scope.locations(doc, whole.start(), whole.end());
+                let label = def.value.clone();
+                let num = captured_number(&c);
+                let unit = c.name("unit").map(|m| m.as_str());
+                let months = num.map(|n| convert(n, unit, Some("months")).round() as u32);
+                let id = def.id.as_str();
+                match def.field {
+                    F::Party => {
+                        let name = value_m.as_str().trim().trim_end_matches([',', '.']).to_string();
+                        if !name.is_empty() && !t.parties.iter().any(|p| p.value.eq_ignore_ascii_case(&name))
+                        {
+                            t.parties.extend(grounded(name, id, locs));
+                        }
+                    }
+                    F::EffectiveDate if t.effective_date.is_none() => {
+                        let d =
+                            c.name("d").and_then(|m| m.as_str().trim_end_matches("er").parse::<u32>().ok());
+                        let m = c.name("m").and_then(|m| month(m.as_str()));
+                        let y = c.name("y").and_then(|m| m.as_str().parse::<i32>().ok());
+                        if let (Some(d), Some(m), Some(y)) = (d, m, y)
+                            && let Some(date) = NaiveDate::from_ymd_opt(y, m, d)
+                        {
+                            t.effective_date = grounded(date, id, whole_locs);
+                        }
+                    }
+                    F::TermDuration if t.term_months.is_none() => {
+                        if let Some(m) = months {
+                            t.term_months = grounded(m, id, whole_locs);
+                        }
+                    }
+                    F::RenewalAutomatic => {
+                        if t.renewal_automatic.is_none() {
+                            t.renewal_automatic =
+                                grounded(label.as_deref() != Some("false"), id, whole_locs.clone());
+                        }
+                        if t.renewal_period_months.is_none()
+                            && let Some(m) = months
+                        {
+                            t.renewal_period_months = grounded(m, id, whole_locs);
+                        }
+                    }
+                    F::RenewalNotice if t.renewal_notice_months.is_none() => {
+                        if let Some(m) = months {
+                            t.renewal_notice_months = grounded(m, id, whole_locs);
+                        }
+                    }
+                    F::Termination => {
+                        let l = label.unwrap_or_else(|| "termination".into());
+                        if !t.termination.iter().any(|x| x.value == l) {
+                            t.termination.extend(grounded(l, id, whole_locs));
+                        }
+                    }
+                    F::GoverningLaw if t.governing_law.is_none() => {
+                        t.governing_law = grounded(value_m.as_str().trim().to_string(), id, locs);
+                    }
+                    F::Jurisdiction if t.jurisdiction.is_none() => {
+                        let v = value_m.as_str().split_whitespace().collect::<Vec<_>>().join(" ");
+                        t.jurisdiction = grounded(v, id, locs);
+                    }
+                    F::LiabilityCap if t.liability_cap.is_none() => {
+                        let l = label
+                            .unwrap_or_else(|| "cap".into())
+                            .replace("{n}", &months.map(|m| m.to_string()).unwrap_or_default());
+                        t.liability_cap = grounded(l, id, whole_locs);
+                    }
+                    F::PaymentDays if t.payment_days.is_none() => {
+                        if let Some(n) = num {
+                            t.payment_days = grounded(n as u32, id, whole_locs);
+                        }
+                    }
+                    F::PriceRevision if t.price_revision.is_none() => {
+                        t.price_revision =
+                            grounded(label.unwrap_or_else(|| "revision".into()), id, whole_locs);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    t
+}
+
+fn flags_of(doc: &Document, rules: &ContractRules, located: &Located, clause: &Clause) -> Vec<RiskFlag> {
+    let text = &located.text;
+    let mut out = Vec::new();
+    for r in &rules.risks {
+        if let Some(h) = &r.heading
+            && !clause.heading.as_deref().is_some_and(|ch| h.is_match(ch))
+        {
+            continue;
+        }
+        if r.none.iter().any(|re| re.is_match(text)) {
+            continue;
+        }
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut ok = true;
+        for re in &r.all {
+            match re.find(text) {
+                Some(m) => spans.push((m.start(), m.end())),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok {
+            continue;
+        }
+        if !r.any.is_empty() {
+            match r.any.iter().find_map(|re| re.find(text)) {
+                Some(m) => spans.push((m.start(), m.end())),
+                None => continue,
+            }
+        }
+        if let Some(n) = &r.number {
+            let hit = n.re.captures_iter(text).find(|c| {
+                captured_number(c).is_some_and(|v| {
+                    let v = convert(v, c.name("unit").map(|m| m.as_str()), n.unit.as_deref());
+                    n.gt.is_none_or(|g| v > g) && n.lt.is_none_or(|l| v < l)
+                })
+            });
+            match hit {
+                Some(c) => {
+                    let m = c.get(0).unwrap();
+                    spans.push((m.start(), m.end()));
+                }
+                None => continue,
+            }
+        }
+        spans.sort();
+        spans.dedup();
+        let locations: Vec<Location> =
+            spans.iter().flat_map(|&(s, e)| located.locations(doc, s, e)).collect();
+        if locations.is_empty() {
+            continue;
+        }
+        out.push(RiskFlag {
+            rule: r.def.id.clone(),
+            kind: r.def.kind.clone(),
+            reason: r.def.reason.clone(),
+            level: r.def.level,
+            evidence: Evidence {
+                locations,
+                method: Method::Pattern { rule: r.def.id.clone() },
+                confidence: 0.9,
+            },
+        });
+    }
+    out
+}
+
+/// Analyse a contract: segmentation, key terms, risk flags per clause and for the contract.
+pub fn analyse(doc: &Document, rules: &ContractRules) -> ContractAnalysis {
+    let seg = segment(doc);
+    let preamble = Located::of_pieces(doc, &seg.preamble);
+    let located: Vec<(Located, &Clause)> = seg.clauses.iter().map(|c| (Located::of_clause(c), c)).collect();
+    let terms = extract_terms(doc, rules, &preamble, &located);
+    let clauses: Vec<ClauseResult> = located
+        .iter()
+        .map(|(l, c)| {
+            let flags = flags_of(doc, rules, l, c);
+            let risk = flags.iter().map(|f| f.level).max().unwrap_or(Level::None);
+            ClauseResult { clause: (*c).clone(), risk, flags }
+        })
+        .collect();
+    let risk = clauses.iter().map(|c| c.risk).max().unwrap_or(Level::None);
+    let risky_clauses = clauses.iter().filter(|c| c.risk >= Level::Medium).count() as u32;
+    ContractAnalysis {
+        language: language(doc).to_string(),
+        rules_version: rules.version.clone(),
+        risk,
+        risky_clauses,
+        terms,
+        clauses,
+    }
+}
