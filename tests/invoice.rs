@@ -348,3 +348,29 @@ fn fraud_scenarios_are_flagged_with_their_reason() {
         }
     }
 }
+
+/// The fraud model gives in Rust the probabilities Python's onnxruntime gave on held-out rows
+/// (`models/fraud/parity.json`, written by train.py).
+#[test]
+fn fraud_model_parity_with_python() {
+    let root = crate::common::root();
+    liasse::model::init(None).expect("ONNX Runtime (ORT_DYLIB_PATH)");
+    let model = liasse::invoice::fraud::FraudModel::load(&root.join("models/fraud/fraud.onnx")).unwrap();
+    assert_eq!(model.name(), "fraud");
+    let parity: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("models/fraud/parity.json")).unwrap())
+            .unwrap();
+    let rows = parity["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        let dim = r["dim"].as_u64().unwrap() as usize;
+        let mut x = vec![0f32; dim];
+        for (i, v) in r["indices"].as_array().unwrap().iter().zip(r["values"].as_array().unwrap()) {
+            x[i.as_u64().unwrap() as usize] = v.as_f64().unwrap() as f32;
+        }
+        // Column 0 is the (empty) text part; the signals follow.
+        let p = model.probability(&x[1..]).unwrap();
+        let want = r["onnx"][1].as_f64().unwrap() as f32;
+        assert!((p - want).abs() < 1e-5, "{}: {p} vs {want}", r["id"]);
+    }
+}
