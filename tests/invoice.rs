@@ -374,3 +374,25 @@ fn fraud_model_parity_with_python() {
         assert!((p - want).abs() < 1e-5, "{}: {p} vs {want}", r["id"]);
     }
 }
+
+/// `liasse eval`'s scoring on a small subset: the text-layer fixtures against their facts, read
+/// from the visible page only.
+#[test]
+fn eval_on_a_small_subset() {
+    use liasse::invoice::eval::{Scores, truth_facts};
+    let mut s = Scores::new("subset");
+    for path in ["text/facture_fr_2pages.pdf", "text/invoice_en.pdf", "text/avoir_fr.pdf"] {
+        let doc = process_file(&fixture(path))[0].document.clone().unwrap();
+        let e = liasse::invoice::extract_with(
+            &doc,
+            &engine().invoice_rules,
+            &liasse::invoice::ExtractOptions { use_einvoice: false },
+        );
+        s.add(path, Some(&e), &truth_facts(&facts_of(path)));
+    }
+    for f in ["number", "issue_date", "gross_total", "currency", "supplier_name", "supplier_vat"] {
+        let x = &s.fields[f];
+        assert_eq!((x.truth, x.correct), (3, 3), "{f}: {}", s.table());
+    }
+    assert!(s.table().contains("| number | 3 | 3 | 3 | 100.0 % | 100.0 % |"));
+}
