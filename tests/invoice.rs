@@ -348,3 +348,51 @@ fn fraud_scenarios_are_flagged_with_their_reason() {
         }
     }
 }
+
+/// The fraud model gives in Rust the probabilities Python's onnxruntime gave on held-out rows
+/// (`models/fraud/parity.json`, written by train.py).
+#[test]
+fn fraud_model_parity_with_python() {
+    let root = crate::common::root();
+    liasse::model::init(None).expect("ONNX Runtime (ORT_DYLIB_PATH)");
+    let model = liasse::invoice::fraud::FraudModel::load(&root.join("models/fraud/fraud.onnx")).unwrap();
+    assert_eq!(model.name(), "fraud");
+    let parity: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("models/fraud/parity.json")).unwrap())
+            .unwrap();
+    let rows = parity["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        let dim = r["dim"].as_u64().unwrap() as usize;
+        let mut x = vec![0f32; dim];
+        for (i, v) in r["indices"].as_array().unwrap().iter().zip(r["values"].as_array().unwrap()) {
+            x[i.as_u64().unwrap() as usize] = v.as_f64().unwrap() as f32;
+        }
+        // Column 0 is the (empty) text part; the signals follow.
+        let p = model.probability(&x[1..]).unwrap();
+        let want = r["onnx"][1].as_f64().unwrap() as f32;
+        assert!((p - want).abs() < 1e-5, "{}: {p} vs {want}", r["id"]);
+    }
+}
+
+/// `liasse eval`'s scoring on a small subset: the text-layer fixtures against their facts, read
+/// from the visible page only.
+#[test]
+fn eval_on_a_small_subset() {
+    use liasse::invoice::eval::{Scores, truth_facts};
+    let mut s = Scores::new("subset");
+    for path in ["text/facture_fr_2pages.pdf", "text/invoice_en.pdf", "text/avoir_fr.pdf"] {
+        let doc = process_file(&fixture(path))[0].document.clone().unwrap();
+        let e = liasse::invoice::extract_with(
+            &doc,
+            &engine().invoice_rules,
+            &liasse::invoice::ExtractOptions { use_einvoice: false },
+        );
+        s.add(path, Some(&e), &truth_facts(&facts_of(path)));
+    }
+    for f in ["number", "issue_date", "gross_total", "currency", "supplier_name", "supplier_vat"] {
+        let x = &s.fields[f];
+        assert_eq!((x.truth, x.correct), (3, 3), "{f}: {}", s.table());
+    }
+    assert!(s.table().contains("| number | 3 | 3 | 3 | 100.0 % | 100.0 % |"));
+}

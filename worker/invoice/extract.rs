@@ -1444,6 +1444,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_generic_label_inside_another_label_is_not_a_value() {
+        let d = doc(&[
+            "Acme Ltd\nInvoice No.: 7\n23% €100.00 €23.00\n Total excl. VAT €100.00\nTotal VAT 23% €23.00\nTotal incl. VAT €123.00",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.vat_total.as_ref().unwrap().value.to_string(), "23.00");
+        assert_eq!(inv.gross_total.as_ref().unwrap().value.to_string(), "123.00");
+        assert_eq!(inv.net_total.as_ref().unwrap().value.to_string(), "100.00");
+    }
+
+    #[test]
     fn iban_checksum() {
         assert!(iban_valid("FR7630004520867101532618077"));
         assert!(!iban_valid("FR7630004520867101532618078"));
