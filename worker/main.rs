@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_eval;
 mod cli_process;
 
 #[derive(Parser)]
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Run the pipeline in-process on files or folders and write one JSON result per document.
     Process(cli_process::Args),
+    /// Measure the analysis against ground truth (`liasse eval contracts --generated DIR`).
+    Eval(cli_eval::Args),
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -51,6 +54,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let config = liasse::config::Config::load(cli.config.as_deref()).context("loading the configuration")?;
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
+        Command::Eval(args) => cli_eval::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }
