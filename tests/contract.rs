@@ -195,3 +195,45 @@ fn risk_flags_match_the_manifest() {
         assert_eq!(serde_json::to_value(a.risk).unwrap(), want_risk, "{id}");
     }
 }
+
+/// The playbook against the French services contract: its 6-month notice, 36-month renewals
+/// and unlimited liability deviate (with the gap and the clause), French law and courts conform.
+#[test]
+fn playbook_of_the_french_services_contract() {
+    use liasse::contract::playbook::Status;
+    let a = analysis("text/contrat_prestation_fr.pdf");
+    let by = |id: &str| a.playbook.iter().find(|f| f.position == id).unwrap_or_else(|| panic!("{id}"));
+    let n = by("renewal_notice_max_3_months");
+    assert_eq!((n.status, n.clause.as_deref()), (Status::Deviating, Some("Article 2")));
+    assert!(n.gap.as_deref().unwrap().starts_with("3 months more"));
+    assert_eq!(by("renewal_period_max_12_months").status, Status::Deviating);
+    let l = by("liability_cap_annual_fees");
+    assert_eq!((l.status, l.clause.as_deref()), (Status::Deviating, Some("Article 11")));
+    assert_eq!(by("payment_max_60_days").status, Status::Conforming);
+    assert_eq!(by("french_law").status, Status::Conforming);
+    assert_eq!(by("french_courts").clause.as_deref(), Some("Article 17"));
+    // The NDA states no payment term: missing; English law deviates from French law.
+    let nda = analysis("text/nda_en.pdf");
+    let f = |id: &str| nda.playbook.iter().find(|f| f.position == id).unwrap().status;
+    assert_eq!(f("payment_max_60_days"), Status::Missing);
+    assert_eq!(f("french_law"), Status::Deviating);
+}
+
+/// A contract compared with itself has no change; with its amendment, nothing matches by text.
+#[test]
+fn compare_versions() {
+    use liasse::contract::compare::{Change, RiskChange, compare};
+    let a = analysis("text/contrat_prestation_fr.pdf");
+    let same = compare(&a, &a);
+    assert!(same.clauses.iter().all(|d| d.change == Change::Unchanged));
+    assert_eq!((same.added, same.removed, same.changed, same.risk), (0, 0, 0, RiskChange::Same));
+    let amendment = analysis("text/avenant_fr.pdf");
+    let c = compare(&a, &amendment);
+    assert_eq!(c.risk, RiskChange::Lowered);
+    assert_eq!(
+        c.removed as usize
+            + c.changed as usize
+            + c.clauses.iter().filter(|d| d.change == Change::Unchanged).count(),
+        a.clauses.len()
+    );
+}

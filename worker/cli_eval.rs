@@ -169,16 +169,13 @@ fn bench(dir: &std::path::Path) -> anyhow::Result<()> {
     for (name, t) in &texts {
         let mut doc = liasse::contract::text_document(name, "");
         doc.pages.clear();
-        // 50 pages of about 3,000 characters, cut at line ends.
+        // 50 pages of equal length.
         let per = t.len().div_ceil(50);
         let mut start = 0;
         while start < t.len() && doc.pages.len() < 50 {
             let mut end = (start + per).min(t.len());
             while end < t.len() && !t.is_char_boundary(end) {
                 end += 1;
-            }
-            if let Some(nl) = t[end..].find('\n').filter(|&k| k < 2000) {
-                end += nl;
             }
             if doc.pages.len() == 49 {
                 end = t.len();

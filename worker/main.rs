@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_compare;
 mod cli_eval;
 mod cli_process;
 
@@ -23,6 +24,8 @@ enum Command {
     Process(cli_process::Args),
     /// Measure the analysis against ground truth (`liasse eval contracts --generated DIR`).
     Eval(cli_eval::Args),
+    /// Compare two versions of a contract clause by clause (added, removed, changed, risk).
+    Compare(cli_compare::Args),
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -55,6 +58,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Process(args) => cli_process::run(&config, args),
         Command::Eval(args) => cli_eval::run(&config, args),
+        Command::Compare(args) => cli_compare::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }

@@ -126,6 +126,9 @@ pub struct ContractAnalysis {
     pub risky_clauses: u32,
     pub terms: KeyTerms,
     pub clauses: Vec<ClauseResult>,
+    /// Clause by clause against the company's standard positions (`rules/playbook/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub playbook: Vec<super::playbook::PlaybookFinding>,
 }
 
 fn language(doc: &Document) -> &'static str {
@@ -379,6 +382,7 @@ pub fn analyse(doc: &Document, rules: &ContractRules) -> ContractAnalysis {
         risky_clauses,
         terms,
         clauses,
+        playbook: Vec::new(),
     }
 }
 
