@@ -110,3 +110,130 @@ fn segmentation_of_cuad_contracts() {
     // Measured 301/462 (65 %); the rest are one-paragraph texts or unnumbered layouts.
     assert!(good * 100 >= texts.len() * 60, "{good}/{}", texts.len());
 }
+
+fn analysis(path: &str) -> liasse::contract::ContractAnalysis {
+    let mut o = process_file(&fixture(path));
+    let o = o.remove(0);
+    assert!(o.versions.contract_rules.as_deref().is_some_and(|v| v.starts_with("contract-rules-")));
+    o.contract.expect("analysed as a contract")
+}
+
+/// The key terms of the French services contract, as the manifest states them, each grounded.
+#[test]
+fn key_terms_of_the_french_services_contract() {
+    let facts = &manifest_entry("contrat_prestation_fr")["facts"];
+    let a = analysis("text/contrat_prestation_fr.pdf");
+    let t = &a.terms;
+    assert_eq!(a.language, "fr");
+    let names: Vec<&str> = t.parties.iter().map(|p| p.value.as_str()).collect();
+    let want: Vec<&str> =
+        facts["parties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, want);
+    assert_eq!(
+        t.effective_date.as_ref().unwrap().value.to_string(),
+        facts["effective_date"].as_str().unwrap()
+    );
+    assert_eq!(t.term_months.as_ref().unwrap().value as u64, facts["term_months"].as_u64().unwrap());
+    assert!(t.renewal_automatic.as_ref().unwrap().value);
+    assert_eq!(
+        t.renewal_period_months.as_ref().unwrap().value as u64,
+        facts["renewal"]["period_months"].as_u64().unwrap()
+    );
+    assert_eq!(
+        t.renewal_notice_months.as_ref().unwrap().value as u64,
+        facts["renewal"]["notice_months"].as_u64().unwrap()
+    );
+    assert_eq!(t.payment_days.as_ref().unwrap().value as u64, facts["payment_days"].as_u64().unwrap());
+    assert_eq!(t.governing_law.as_ref().unwrap().value, facts["governing_law"].as_str().unwrap());
+    assert_eq!(t.jurisdiction.as_ref().unwrap().value, facts["jurisdiction"].as_str().unwrap());
+    assert_eq!(t.liability_cap.as_ref().unwrap().value, "uncapped");
+    assert_eq!(t.price_revision.as_ref().unwrap().value, "index");
+    assert!(t.termination.iter().any(|x| x.value == "for_breach"));
+    let doc = document("text/contrat_prestation_fr.pdf");
+    for g in [&t.governing_law, &t.jurisdiction].into_iter().flatten() {
+        for l in &g.evidence.locations {
+            assert_eq!(doc.span_text(l.page, l.span), Some(l.text.as_str()));
+        }
+    }
+}
+
+#[test]
+fn key_terms_of_the_english_nda() {
+    let facts = &manifest_entry("nda_en")["facts"];
+    let a = analysis("text/nda_en.pdf");
+    assert_eq!(a.language, "en");
+    assert_eq!(a.terms.parties.len(), 2);
+    assert_eq!(a.terms.governing_law.as_ref().unwrap().value, facts["governing_law"].as_str().unwrap());
+    assert_eq!(a.terms.jurisdiction.as_ref().unwrap().value, facts["jurisdiction"].as_str().unwrap());
+    assert_eq!(
+        a.terms.effective_date.as_ref().unwrap().value.to_string(),
+        facts["effective_date"].as_str().unwrap()
+    );
+}
+
+/// Risky clauses of the fixtures are exactly those of the manifest, with the manifest's reason.
+#[test]
+fn risk_flags_match_the_manifest() {
+    for (id, path) in [
+        ("contrat_prestation_fr", "text/contrat_prestation_fr.pdf"),
+        ("nda_en", "text/nda_en.pdf"),
+        ("avenant_fr", "text/avenant_fr.pdf"),
+    ] {
+        let facts = &manifest_entry(id)["facts"];
+        let a = analysis(path);
+        for (c, t) in a.clauses.iter().zip(facts["clauses"].as_array().unwrap()) {
+            let risky = t["risk"] == "risky";
+            assert_eq!(c.risk >= liasse::contract::Level::Medium, risky, "{id} {}", c.clause.reference);
+            if let Some(reason) = t["risk_reason"].as_str() {
+                assert!(c.flags.iter().any(|f| f.kind == reason), "{id} {}: {reason}", c.clause.reference);
+                for f in &c.flags {
+                    assert!(!f.evidence.locations.is_empty());
+                }
+            }
+        }
+        let want_risk = if facts["risky_clauses"].as_array().unwrap().is_empty() { "none" } else { "high" };
+        assert_eq!(serde_json::to_value(a.risk).unwrap(), want_risk, "{id}");
+    }
+}
+
+/// The playbook against the French services contract: its 6-month notice, 36-month renewals
+/// and unlimited liability deviate (with the gap and the clause), French law and courts conform.
+#[test]
+fn playbook_of_the_french_services_contract() {
+    use liasse::contract::playbook::Status;
+    let a = analysis("text/contrat_prestation_fr.pdf");
+    let by = |id: &str| a.playbook.iter().find(|f| f.position == id).unwrap_or_else(|| panic!("{id}"));
+    let n = by("renewal_notice_max_3_months");
+    assert_eq!((n.status, n.clause.as_deref()), (Status::Deviating, Some("Article 2")));
+    assert!(n.gap.as_deref().unwrap().starts_with("3 months more"));
+    assert_eq!(by("renewal_period_max_12_months").status, Status::Deviating);
+    let l = by("liability_cap_annual_fees");
+    assert_eq!((l.status, l.clause.as_deref()), (Status::Deviating, Some("Article 11")));
+    assert_eq!(by("payment_max_60_days").status, Status::Conforming);
+    assert_eq!(by("french_law").status, Status::Conforming);
+    assert_eq!(by("french_courts").clause.as_deref(), Some("Article 17"));
+    // The NDA states no payment term: missing; English law deviates from French law.
+    let nda = analysis("text/nda_en.pdf");
+    let f = |id: &str| nda.playbook.iter().find(|f| f.position == id).unwrap().status;
+    assert_eq!(f("payment_max_60_days"), Status::Missing);
+    assert_eq!(f("french_law"), Status::Deviating);
+}
+
+/// A contract compared with itself has no change; with its amendment, nothing matches by text.
+#[test]
+fn compare_versions() {
+    use liasse::contract::compare::{Change, RiskChange, compare};
+    let a = analysis("text/contrat_prestation_fr.pdf");
+    let same = compare(&a, &a);
+    assert!(same.clauses.iter().all(|d| d.change == Change::Unchanged));
+    assert_eq!((same.added, same.removed, same.changed, same.risk), (0, 0, 0, RiskChange::Same));
+    let amendment = analysis("text/avenant_fr.pdf");
+    let c = compare(&a, &amendment);
+    assert_eq!(c.risk, RiskChange::Lowered);
+    assert_eq!(
+        c.removed as usize
+            + c.changed as usize
+            + c.clauses.iter().filter(|d| d.change == Change::Unchanged).count(),
+        a.clauses.len()
+    );
+}

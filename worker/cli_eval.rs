@@ -21,6 +21,8 @@ pub enum What {
     /// scenario's files through the pipeline in order with one history, one JSON line per target
     /// (and per `--clean` file, a clean invoice with no history). For `models/fraud/train.py`.
     FraudSignals(FraudArgs),
+    /// Contracts: segmentation and risk flags on generated contracts, speed on CUAD texts.
+    Contracts(crate::cli_eval_contracts::Args),
 }
 
 #[derive(clap::Args)]
@@ -59,6 +61,7 @@ pub fn run(config: &Config, what: What) -> anyhow::Result<ExitCode> {
     let args = match what {
         What::Invoices(args) => args,
         What::FraudSignals(args) => return fraud_signals(config, &args),
+        What::Contracts(args) => return crate::cli_eval_contracts::run(config, args),
     };
     let engine = Engine::new(config).context("starting the pipeline")?;
     let all = ["invoice2data", "einvoices", "fixtures"];

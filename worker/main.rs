@@ -4,7 +4,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_compare;
 mod cli_eval;
+mod cli_eval_contracts;
 mod cli_features;
 mod cli_process;
 mod cli_service;
@@ -33,11 +35,13 @@ enum Command {
     Work,
     /// Write the feature vectors the models see (for training scripts), as JSON lines.
     Features(cli_features::Args),
-    /// Score extraction against ground truth (`liasse eval invoices`).
+    /// Measure against ground truth (`liasse eval invoices`, `liasse eval contracts`).
     Eval {
         #[command(subcommand)]
         what: cli_eval::What,
     },
+    /// Compare two versions of a contract clause by clause (added, removed, changed, risk).
+    Compare(cli_compare::Args),
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -75,6 +79,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Work => cli_service::work(&config),
         Command::Eval { what } => cli_eval::run(&config, what),
         Command::Features(args) => cli_features::run(&config, args),
+        Command::Compare(args) => cli_compare::run(&config, args),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// A text assembled from several places of the document, with the way back to them.
 pub struct Located {
     pub text: String,
+    /// `text` with line ends as spaces (same offsets): what patterns read, so that a phrase
+    /// wrapped over two lines still matches.
+    pub flat: String,
     /// (offset in `text`, page, span in the page text), in order.
     parts: Vec<(usize, u32, Span)>,
 }
@@ -25,7 +28,8 @@ impl Located {
             parts.push((text.len(), page, span));
             text.push_str(t);
         }
-        Located { text, parts }
+        let flat = text.replace('\n', " ");
+        Located { text, flat, parts }
     }
 
     pub fn of_clause(c: &Clause) -> Located {
@@ -36,7 +40,7 @@ impl Located {
         )
     }
 
-    pub fn of_pieces<'a>(doc: &'a Document, pieces: &[Piece]) -> Located {
+    pub fn of_pieces(doc: &Document, pieces: &[Piece]) -> Located {
         Located::new(pieces.iter().filter_map(|p| doc.span_text(p.page, p.span).map(|t| (p.page, p.span, t))))
     }
 
@@ -122,6 +126,9 @@ pub struct ContractAnalysis {
     pub risky_clauses: u32,
     pub terms: KeyTerms,
     pub clauses: Vec<ClauseResult>,
+    /// Clause by clause against the company's standard positions (`rules/playbook/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub playbook: Vec<super::playbook::PlaybookFinding>,
 }
 
 fn language(doc: &Document) -> &'static str {
@@ -196,7 +203,8 @@ fn extract_terms(
                 .collect()
         };
         for scope in scopes {
-            for c in term.re.captures_iter(&scope.text) {
+            let hay = if def.field == F::Party { &scope.text } else { &scope.flat };
+            for c in term.re.captures_iter(hay) {
                 let whole = c.get(0).unwrap();
                 let value_m = c.name("value").unwrap_or(whole);
                 let locs = scope.locations(doc, value_m.start(), value_m.end());
@@ -283,7 +291,7 @@ fn extract_terms(
 }
 
 fn flags_of(doc: &Document, rules: &ContractRules, located: &Located, clause: &Clause) -> Vec<RiskFlag> {
-    let text = &located.text;
+    let text = &located.flat;
     let mut out = Vec::new();
     for r in &rules.risks {
         if let Some(h) = &r.heading
@@ -374,5 +382,194 @@ pub fn analyse(doc: &Document, rules: &ContractRules) -> ContractAnalysis {
         risky_clauses,
         terms,
         clauses,
+        playbook: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::text_document;
+
+    fn rules() -> &'static ContractRules {
+        static R: std::sync::OnceLock<ContractRules> = std::sync::OnceLock::new();
+        R.get_or_init(|| ContractRules::builtin().unwrap())
+    }
+
+    /// The rule ids raised on a one-clause contract holding `body`.
+    fn flags(heading: &str, body: &str) -> Vec<String> {
+        let doc = text_document(
+            "t",
+            &format!("CONTRAT\n\nArticle 1 – {heading}\n\n{body}\n\nArticle 2 – Fin\n\nRien."),
+        );
+        let a = analyse(&doc, rules());
+        a.clauses[0].flags.iter().map(|f| f.rule.clone()).collect()
+    }
+
+    #[test]
+    fn each_risk_rule_on_a_minimal_snippet() {
+        let cases = [
+            (
+                "Durée",
+                "Il se renouvellera par tacite reconduction, sauf dénonciation au moins six (6) mois avant l'échéance.",
+                "renewal.long_notice",
+            ),
+            (
+                "Term",
+                "It shall renew automatically unless notice of non-renewal at least 6 months before the end of the term.",
+                "renewal.long_notice",
+            ),
+            (
+                "Durée",
+                "Il se renouvellera par tacite reconduction pour des périodes successives de trente-six (36) mois.",
+                "renewal.long_period",
+            ),
+            (
+                "Résiliation",
+                "Le Prestataire pourra résilier le contrat à tout moment, sans préavis ni indemnité.",
+                "termination.at_will",
+            ),
+            (
+                "Termination",
+                "The Supplier may terminate this Agreement at any time, without notice and without compensation.",
+                "termination.at_will",
+            ),
+            (
+                "Termination",
+                "Either party may terminate this Agreement upon a change of control of the other party.",
+                "termination.change_of_control",
+            ),
+            (
+                "Responsabilité",
+                "Le Prestataire est responsable de tous les dommages, sans aucune limitation de montant.",
+                "liability.uncapped",
+            ),
+            (
+                "Liability",
+                "The Supplier shall be liable for all direct and indirect losses, without limit.",
+                "liability.uncapped",
+            ),
+            (
+                "Liability",
+                "The Supplier shall have no liability whatsoever to the Customer.",
+                "liability.total_exclusion",
+            ),
+            (
+                "Prix",
+                "Le Prestataire se réserve le droit de modifier ses tarifs à tout moment.",
+                "price.unilateral_change",
+            ),
+            ("Paiement", "Les factures sont payables à 90 jours.", "payment.excessive_term"),
+            (
+                "Pénalités",
+                "Une pénalité de 10 % par jour de retard sera due, sans plafond.",
+                "penalty.per_day_uncapped",
+            ),
+            (
+                "Non-concurrence",
+                "Le Client s'interdit pendant cinq (5) ans après la cessation toute activité concurrente.",
+                "non_compete.long",
+            ),
+            (
+                "Non-Competition",
+                "The Distributor shall not compete anywhere in the world.",
+                "non_compete.worldwide",
+            ),
+            (
+                "Non-concurrence",
+                "Interdiction de toute activité concurrente, sans contrepartie financière.",
+                "non_compete.no_compensation",
+            ),
+            (
+                "Juridiction",
+                "Tout litige sera soumis à la compétence exclusive des tribunaux de New York (États-Unis).",
+                "jurisdiction.foreign_exclusive",
+            ),
+            (
+                "Confidentialité",
+                "Les informations confidentielles restent protégées sans limitation de durée.",
+                "confidentiality.perpetual",
+            ),
+            (
+                "Confidentialité",
+                "Le Prestataire pourra librement utiliser et communiquer les informations reçues.",
+                "confidentiality.one_sided",
+            ),
+            (
+                "IP",
+                "The Supplier assigns all of its rights, including in its pre-existing tools.",
+                "ip.broad_assignment",
+            ),
+            (
+                "Data",
+                "The Provider may use any data, including personal data, provided by the Customer for any purpose.",
+                "data.reuse",
+            ),
+            (
+                "Exclusivity",
+                "The Buyer shall purchase exclusively from the Seller; the Seller makes no volume commitment.",
+                "exclusivity.one_sided",
+            ),
+            (
+                "Distribution",
+                "The Supplier appoints the Distributor as its exclusive distributor in Ireland.",
+                "exclusivity.any",
+            ),
+            (
+                "Remedies",
+                "The Disclosing Party waives any right to seek injunctive relief.",
+                "remedies.waiver",
+            ),
+            (
+                "Assignment",
+                "The Supplier may assign this Agreement without the Customer's consent.",
+                "assignment.without_consent",
+            ),
+            ("Term", "This licence is granted in perpetuity.", "term.perpetual"),
+        ];
+        for (h, body, rule) in cases {
+            let got = flags(h, body);
+            assert!(got.iter().any(|r| r == rule), "{rule} not raised on {body:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn clean_clauses_raise_nothing() {
+        let cases = [
+            (
+                "Durée",
+                "Il est renouvelé par tacite reconduction pour des périodes de douze (12) mois, moyennant un préavis de trois (3) mois avant l'échéance.",
+            ),
+            (
+                "Responsabilité",
+                "Le montant total des indemnités est plafonné au montant des sommes versées au cours des douze (12) mois précédents.",
+            ),
+            ("Paiement", "Les factures sont payables à 30 jours."),
+            ("Pénalités", "Des pénalités de 0,5 % par semaine de retard, dans la limite de 5 % du prix."),
+            ("Confidentiality", "This obligation survives termination for 3 years."),
+            (
+                "Assignment",
+                "Neither Party may assign this Agreement without the prior written consent of the other Party.",
+            ),
+            ("Juridiction", "Le litige sera porté devant le Tribunal de commerce de Lyon, seul compétent."),
+        ];
+        for (h, body) in cases {
+            assert_eq!(flags(h, body), Vec::<String>::new(), "{body}");
+        }
+    }
+
+    #[test]
+    fn flags_are_grounded_in_the_page_text() {
+        let doc = text_document(
+            "t",
+            "CONTRAT\n\nArticle 1 – Paiement\n\nLes factures sont payables à 90 jours.\n\nArticle 2 – Fin\n\nRien.",
+        );
+        let a = analyse(&doc, rules());
+        let f = &a.clauses[0].flags[0];
+        for l in &f.evidence.locations {
+            assert_eq!(doc.span_text(l.page, l.span), Some(l.text.as_str()));
+        }
+        assert_eq!(a.terms.payment_days.as_ref().map(|g| g.value), Some(90));
+        assert_eq!(a.risk, Level::High);
     }
 }

@@ -3,6 +3,8 @@
 //! No IO here except reading rule folders at engine start (`ContractEngine::load`).
 
 pub mod analyse;
+pub mod compare;
+pub mod playbook;
 pub mod rules;
 pub mod segment;
 
@@ -50,6 +52,7 @@ pub fn text_document(name: &str, text: &str) -> Document {
 /// What contract analysis needs, compiled once at engine start.
 pub struct ContractEngine {
     pub rules: ContractRules,
+    pub playbook: playbook::Playbook,
 }
 
 impl ContractEngine {
@@ -58,12 +61,23 @@ impl ContractEngine {
             Some(d) => ContractRules::load(d)?,
             None => ContractRules::builtin()?,
         };
-        Ok(ContractEngine { rules })
+        let playbook = match &config.playbook_dir {
+            Some(d) => playbook::Playbook::load(d)?,
+            None => playbook::Playbook::builtin()?,
+        };
+        Ok(ContractEngine { rules, playbook })
     }
 
     /// The versions of the rule sets that decide an analysis.
     pub fn version(&self) -> String {
-        self.rules.version.clone()
+        format!("{}+{}", self.rules.version, self.playbook.version)
+    }
+
+    /// Analyse a contract and check it against the playbook.
+    pub fn analyse(&self, doc: &Document) -> ContractAnalysis {
+        let mut a = analyse(doc, &self.rules);
+        a.playbook = self.playbook.check(&a.terms, &a.clauses);
+        a
     }
 
     /// Analyse the document when it is a contract or an amendment (`is_contract`), with at
@@ -72,7 +86,7 @@ impl ContractEngine {
         if !is_contract(doc) {
             return None;
         }
-        let a = analyse(doc, &self.rules);
+        let a = self.analyse(doc);
         (a.clauses.len() >= 2).then_some(a)
     }
 }

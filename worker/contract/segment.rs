@@ -390,8 +390,10 @@ fn segment_decimal(doc: &Document, ls: &[Line<'_>]) -> Segmented {
             (h + 1..ls.len()).find(|&k| !ls[k].noise && RE_END.is_match(ls[k].text)).unwrap_or(ls.len())
         })
         .unwrap_or(ls.len());
-    let mut seg = Segmented::default();
-    seg.preamble = pieces_of(ls[..starts.first().map_or(ls.len(), |s| s.0)].iter());
+    let mut seg = Segmented {
+        preamble: pieces_of(ls[..starts.first().map_or(ls.len(), |s| s.0)].iter()),
+        ..Default::default()
+    };
     for (j, (i, num)) in starts.iter().enumerate() {
         let stop = starts.get(j + 1).map_or(end_line, |s| s.0);
         let l = &ls[*i];
