@@ -164,6 +164,7 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
     let cmd = |args: &[&str], port: Option<u16>| {
         let mut c = Command::new(liasse);
         c.args(args)
+            .env_remove("LIASSE_BENCH_N")
             .env("LIASSE_SERVICE__DATABASE_URL", &url)
             .env("LIASSE_SERVICE__QUEUE_PREFIX", &prefix)
             .env("LIASSE_SERVICE__CONCURRENCY", "1")
