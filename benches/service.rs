@@ -234,8 +234,7 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
         let _ = c.wait();
     }
     pool.close().await;
-    let mut sc = liasse::config::ServiceConfig::default();
-    sc.queue_prefix = prefix.clone();
+    let sc = liasse::config::ServiceConfig { queue_prefix: prefix.clone(), ..Default::default() };
     if let Ok(b) = liasse::queue::Broker::connect(&sc.amqp_url, liasse::service::topology(&sc)).await {
         let _ = b.delete_topology().await;
         b.close().await;
