@@ -164,6 +164,7 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
     let cmd = |args: &[&str], port: Option<u16>| {
         let mut c = Command::new(liasse);
         c.args(args)
+            .env_remove("LIASSE_BENCH_N")
             .env("LIASSE_SERVICE__DATABASE_URL", &url)
             .env("LIASSE_SERVICE__QUEUE_PREFIX", &prefix)
             .env("LIASSE_SERVICE__CONCURRENCY", "1")
@@ -233,8 +234,7 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
         let _ = c.wait();
     }
     pool.close().await;
-    let mut sc = liasse::config::ServiceConfig::default();
-    sc.queue_prefix = prefix.clone();
+    let sc = liasse::config::ServiceConfig { queue_prefix: prefix.clone(), ..Default::default() };
     if let Ok(b) = liasse::queue::Broker::connect(&sc.amqp_url, liasse::service::topology(&sc)).await {
         let _ = b.delete_topology().await;
         b.close().await;

@@ -317,7 +317,7 @@ impl World {
         let db_url = db.url.clone();
         let w =
             World { db, prefix, tmp, env: Vec::new(), db_url, amqp: amqp_url(), logs: Default::default() };
-        run_ok(&mut w.cmd().arg("migrate"));
+        run_ok(w.cmd().arg("migrate"));
         w
     }
 
@@ -407,9 +407,11 @@ impl World {
     }
 
     pub fn topology(&self) -> liasse::queue::Topology {
-        let mut c = liasse::config::ServiceConfig::default();
-        c.queue_prefix = self.prefix.clone();
-        c.retry_delays_ms = vec![200, 500, 1000];
+        let c = liasse::config::ServiceConfig {
+            queue_prefix: self.prefix.clone(),
+            retry_delays_ms: vec![200, 500, 1000],
+            ..Default::default()
+        };
         liasse::service::topology(&c)
     }
 
