@@ -22,6 +22,7 @@ pub struct Config {
     pub ocr: OcrConfig,
     pub sandbox: SandboxConfig,
     pub service: ServiceConfig,
+    pub web: WebConfig,
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.
@@ -154,6 +155,34 @@ impl Default for ServiceConfig {
             http_addr: "127.0.0.1:9187".into(),
             settle_ms: 500,
             republish_after_secs: 60,
+        }
+    }
+}
+
+/// `liasse serve`: the ERP API and the review desk (see docs/web.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Address `liasse serve` listens on.
+    pub addr: String,
+    /// Mark the session cookie `Secure` (turn off only for plain-HTTP tests on localhost).
+    pub cookie_secure: bool,
+    /// Lifetime of a desk session, in hours.
+    pub session_hours: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest page of the ERP feed.
+    pub feed_max_limit: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            addr: "127.0.0.1:8080".into(),
+            cookie_secure: true,
+            session_hours: 12,
+            max_body_bytes: 64 * 1024,
+            feed_max_limit: 500,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 mod cli_process;
 mod cli_service;
+mod cli_web;
 
 #[derive(Parser)]
 #[command(name = "liasse", version, about = "Self-hosted document processing for invoices and contracts")]
@@ -29,6 +30,14 @@ enum Command {
     Ingest(cli_service::IngestArgs),
     /// Process queued documents and write their results to the database (until SIGTERM).
     Work,
+    /// Serve the ERP API and the review desk (`web.addr`).
+    Serve,
+    /// ERP API tokens.
+    #[command(subcommand)]
+    Token(cli_web::TokenCommand),
+    /// Review-desk users.
+    #[command(subcommand)]
+    User(cli_web::UserCommand),
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -64,6 +73,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Submit(args) => cli_service::submit(&config, args),
         Command::Ingest(args) => cli_service::ingest(&config, args),
         Command::Work => cli_service::work(&config),
+        Command::Serve => cli_web::serve(&config),
+        Command::Token(c) => cli_web::token(&config, c),
+        Command::User(c) => cli_web::user(&config, c),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }
