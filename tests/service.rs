@@ -317,7 +317,7 @@ impl World {
         let db_url = db.url.clone();
         let w =
             World { db, prefix, tmp, env: Vec::new(), db_url, amqp: amqp_url(), logs: Default::default() };
-        run_ok(&mut w.cmd().arg("migrate"));
+        run_ok(w.cmd().arg("migrate"));
         w
     }
 
@@ -398,10 +398,20 @@ impl World {
         s
     }
 
+    /// Whether any command's log has this text.
+    pub fn logged(&self, needle: &str) -> bool {
+        std::fs::read_dir(self.tmp.path()).unwrap().flatten().any(|e| {
+            e.path().extension().is_some_and(|x| x == "log")
+                && std::fs::read_to_string(e.path()).unwrap_or_default().contains(needle)
+        })
+    }
+
     pub fn topology(&self) -> liasse::queue::Topology {
-        let mut c = liasse::config::ServiceConfig::default();
-        c.queue_prefix = self.prefix.clone();
-        c.retry_delays_ms = vec![200, 500, 1000];
+        let c = liasse::config::ServiceConfig {
+            queue_prefix: self.prefix.clone(),
+            retry_delays_ms: vec![200, 500, 1000],
+            ..Default::default()
+        };
         liasse::service::topology(&c)
     }
 
@@ -710,6 +720,41 @@ async fn poison_document_is_dead_lettered() {
     w.delete_queues().await;
 }
 
+/// A document on which the pipeline hangs: each attempt times out, then it is dead-lettered and
+/// `failed`; the others are processed and the worker still stops on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_document_times_out_and_is_dead_lettered() {
+    let mut w = World::new().await;
+    w.set("LIASSE_FAILPOINT_POISON", "HANG-MARK");
+    w.set("LIASSE_FAILPOINT_ACTION", "hang");
+    w.set("LIASSE_SERVICE__MAX_ATTEMPTS", "2");
+    w.set("LIASSE_SERVICE__ATTEMPT_TIMEOUT_SECS", "2");
+    let dir = w.tmp.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for i in 0..4 {
+        let text = if i == 1 { "HANG-MARK\nFACTURE 2".to_string() } else { invoice_text(2500 + i) };
+        let p = dir.join(format!("h{i}.pdf"));
+        std::fs::write(&p, tiny_pdf(&text)).unwrap();
+        files.push(p);
+    }
+    run_ok(w.cmd().arg("submit").args(&files));
+    let pool = w.db.pool().await;
+    let worker = w.worker();
+    w.wait_all_final(&pool, 4, Duration::from_secs(240)).await;
+    let (ok, failed) = check_exactly_once(&pool).await;
+    assert_eq!((ok, failed), (3, 1));
+    let reason: String = sqlx::query("SELECT status_reason FROM documents WHERE status = 'failed'")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(reason.contains("longer than 2 s"), "{reason}");
+    assert!(sigterm_and_wait(worker).success());
+    pool.close().await;
+    w.delete_queues().await;
+}
+
 /// A TCP proxy the test can cut: while down, it closes every connection and refuses new ones.
 struct Proxy {
     port: u16,
@@ -802,6 +847,7 @@ async fn database_outage_during_a_batch() {
     let (ok, failed) = check_exactly_once(&pool).await;
     assert_eq!((ok, failed), (n as i64, 0), "{}", w.logs_text());
     assert_eq!(std::fs::read_dir(drop.join("processed")).unwrap().count(), n);
+    assert!(w.logged("retrying the job later"), "the outage was seen: {}", w.logs_text());
     pool.close().await;
     w.delete_queues().await;
 }
@@ -929,6 +975,11 @@ async fn broker_restart_during_a_batch() {
     let (ok, failed) = check_exactly_once(&pool).await;
     assert_eq!((ok, failed), (n as i64, 0), "{}", w.logs_text());
     assert_eq!(std::fs::read_dir(drop.join("processed")).unwrap().count(), n);
+    assert!(
+        w.logged("reconnecting") || w.logged("broker unavailable"),
+        "the restart was seen: {}",
+        w.logs_text()
+    );
     pool.close().await;
     tokio::task::spawn_blocking(move || drop_broker(broker)).await.unwrap();
 }

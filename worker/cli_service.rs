@@ -86,10 +86,15 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
 
 pub fn work(config: &Config) -> anyhow::Result<ExitCode> {
     use liasse::service::work::Worker;
-    runtime()?.block_on(async {
+    let rt = runtime()?;
+    let result = rt.block_on(async {
         let worker = std::sync::Arc::new(Worker::new(config).context("starting the worker")?);
         let shutdown = liasse::service::shutdown_signal();
         worker.run(shutdown).await.context("worker")?;
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // A pipeline run that outlived its time budget may still hold a blocking thread: do not
+    // wait for it (its delivery was already handled).
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
