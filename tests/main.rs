@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module runs against the real parts (libtesseract,
 //! the `liasse` executable as text sandbox, and later PostgreSQL, RabbitMQ and ONNX Runtime).
 
+mod api;
 mod classify;
 mod common;
 mod contract;

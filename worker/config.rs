@@ -26,6 +26,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub classifier: ClassifierConfig,
     pub contract: ContractConfig,
+    pub web: WebConfig,
 }
 
 /// Contract analysis: where its rules come from (the built-in rules when unset).
@@ -202,6 +203,34 @@ impl Default for InvoiceConfig {
             review_threshold: 0.3,
             block_threshold: 0.8,
             fraud_model: Some(PathBuf::from("models/fraud/fraud.onnx")),
+        }
+    }
+}
+
+/// `liasse serve`: the ERP API and the review desk (see docs/web.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Address `liasse serve` listens on.
+    pub addr: String,
+    /// Mark the session cookie `Secure` (turn off only for plain-HTTP tests on localhost).
+    pub cookie_secure: bool,
+    /// Lifetime of a desk session, in hours.
+    pub session_hours: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest page of the ERP feed.
+    pub feed_max_limit: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            addr: "127.0.0.1:8080".into(),
+            cookie_secure: true,
+            session_hours: 12,
+            max_body_bytes: 64 * 1024,
+            feed_max_limit: 500,
         }
     }
 }

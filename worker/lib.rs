@@ -16,3 +16,4 @@ pub mod pipeline;
 pub mod queue;
 pub mod service;
 pub mod store;
+pub mod web;

@@ -10,6 +10,7 @@ mod cli_eval_contracts;
 mod cli_features;
 mod cli_process;
 mod cli_service;
+mod cli_web;
 
 #[derive(Parser)]
 #[command(name = "liasse", version, about = "Self-hosted document processing for invoices and contracts")]
@@ -42,6 +43,14 @@ enum Command {
     },
     /// Compare two versions of a contract clause by clause (added, removed, changed, risk).
     Compare(cli_compare::Args),
+    /// Serve the ERP API and the review desk (`web.addr`).
+    Serve,
+    /// ERP API tokens.
+    #[command(subcommand)]
+    Token(cli_web::TokenCommand),
+    /// Review-desk users.
+    #[command(subcommand)]
+    User(cli_web::UserCommand),
     /// Internal: the sandbox child that extracts a PDF's text layer.
     #[command(name = "__sandbox", hide = true)]
     Sandbox,
@@ -80,6 +89,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Eval { what } => cli_eval::run(&config, what),
         Command::Features(args) => cli_features::run(&config, args),
         Command::Compare(args) => cli_compare::run(&config, args),
+        Command::Serve => cli_web::serve(&config),
+        Command::Token(c) => cli_web::token(&config, c),
+        Command::User(c) => cli_web::user(&config, c),
         Command::Sandbox => unreachable!("handled before parsing"),
     }
 }

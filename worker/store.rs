@@ -7,6 +7,8 @@
 //! - The ERP feed gets its sequence numbers from a single-row counter inside the writing
 //!   transaction (`erp_feed_append`), as the last statement, so numbers become visible in order.
 
+pub mod web;
+
 use crate::pipeline::{Outcome, Status};
 use serde_json::Value;
 use sqlx::Row as _;
