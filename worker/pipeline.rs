@@ -2,6 +2,7 @@
 //! concrete types. `process_one` chains the stages; `liasse process` and `liasse work` both call
 //! it, so the in-process and the service paths give the same result for the same bytes.
 
+use crate::classify::{Classification, Classifier, ClassifyError, classify};
 use crate::config::Config;
 use crate::document::{ContentHash, Document, Source};
 use crate::error::Failure;
@@ -12,21 +13,34 @@ use serde::{Deserialize, Serialize};
 pub enum PipelineError {
     #[error("cannot start the pipeline: {0}")]
     Start(#[from] IntakeError),
+    #[error("cannot start the classifier: {0}")]
+    Classifier(#[from] ClassifyError),
 }
 
 /// Everything the stages need, built once per process and shared by every document.
 pub struct Engine {
     pub config: Config,
     pub intake: Intake,
+    /// The document classifier (`None` when disabled in the configuration).
+    pub classifier: Option<Classifier>,
 }
 
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine, PipelineError> {
-        Ok(Engine { config: config.clone(), intake: Intake::new(config)? })
+        let classifier = if config.classifier.enabled {
+            Some(Classifier::load(&config.classifier, &config.models)?)
+        } else {
+            None
+        };
+        Ok(Engine { config: config.clone(), intake: Intake::new(config)?, classifier })
     }
 
     pub fn versions(&self) -> Versions {
-        Versions { liasse: env!("CARGO_PKG_VERSION").to_string(), ocr: self.intake.ocr.engine_version() }
+        Versions {
+            liasse: env!("CARGO_PKG_VERSION").to_string(),
+            ocr: self.intake.ocr.engine_version(),
+            classifier: self.classifier.as_ref().map(Classifier::version),
+        }
     }
 }
 
@@ -35,6 +49,9 @@ impl Engine {
 pub struct Versions {
     pub liasse: String,
     pub ocr: String,
+    /// The classifier model version (`<version>+<sha256 prefix>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +72,9 @@ pub struct Outcome {
     pub error: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<Document>,
+    /// Type, subtype, language and confidence; absent for failed documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
     pub versions: Versions,
 }
 
@@ -78,6 +98,7 @@ pub fn process_one(engine: &Engine, input: Input) -> Vec<Outcome> {
                 status: Status::Processed,
                 source,
                 error: None,
+                classification: engine.classifier.as_ref().map(|c| classify(c, &document)),
                 document: Some(document),
                 versions: versions.clone(),
             },
@@ -87,6 +108,7 @@ pub fn process_one(engine: &Engine, input: Input) -> Vec<Outcome> {
                 source,
                 error: Some(e.failure()),
                 document: None,
+                classification: None,
                 versions: versions.clone(),
             },
         })
