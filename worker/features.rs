@@ -224,7 +224,9 @@ fn add(v: &mut [f32], h: u64, w: f32) {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
-    let i = (x % v.len() as u64) as usize;
+    let n = v.len() as u64;
+    // The same bucket as `x % n`; a mask when `n` is a power of two (no division per feature).
+    let i = if n.is_power_of_two() { x & (n - 1) } else { x % n } as usize;
     if x >> 63 == 1 {
         v[i] -= w;
     } else {
