@@ -39,7 +39,7 @@ def liasse_bin() -> str:
 def default_spec() -> dict:
     """The classifier's feature spec (FeatureSpec::default() in worker/features.rs)."""
     return {"version": 1, "dim": 1 << 15, "max_chars": 6000, "word_ngrams": [1, 2], "char_ngrams": [3, 5],
-            "max_token_chars": 30, "char_weight": 1.0, "numeric": 0}
+            "max_token_chars": 30, "char_weight": 1.0, "head_chars": 600, "head_weight": 1.0, "numeric": 0}
 
 
 def _run(args: list[str], spec: dict, stdin: bytes | None = None) -> list[dict]:
@@ -47,7 +47,9 @@ def _run(args: list[str], spec: dict, stdin: bytes | None = None) -> list[dict]:
         json.dump(spec, f)
         spec_path = f.name
     try:
-        env = dict(os.environ, LIASSE_LOG="error")
+        # LIASSE_BIN is ours, not a configuration key of the binary.
+        env = {k: v for k, v in os.environ.items() if k != "LIASSE_BIN"}
+        env["LIASSE_LOG"] = "error"
         r = subprocess.run([liasse_bin(), "features", "--spec", spec_path, *args], input=stdin,
                            capture_output=True, env=env, cwd=ROOT)
     finally:

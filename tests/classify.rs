@@ -150,3 +150,151 @@ fn features_command_reads_files_through_intake() {
     assert_eq!(s.dim, 1024);
     assert_eq!(s.dense(), text_features(&text, &spec));
 }
+
+// --- the document classifier (models/classifier) ---------------------------------------------
+
+use liasse::classify::{Classifier, DocType, Language};
+
+fn classifier() -> &'static Classifier {
+    common::engine().classifier.as_ref().expect("the engine loads the classifier")
+}
+
+#[test]
+fn classifier_parity_with_python() {
+    let c = classifier();
+    let sample: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("models/classifier/parity.json")).unwrap())
+            .unwrap();
+    let features = sample["features"].as_array().expect("features");
+    for (head, model) in
+        [("type", &c.type_model), ("subtype", &c.subtype_model), ("language", &c.language_model)]
+    {
+        // One row per document: its features and this head's probabilities.
+        let rows: Vec<serde_json::Value> = features
+            .iter()
+            .zip(sample["heads"][head].as_array().expect("head"))
+            .map(|(f, p)| {
+                let mut row = f.clone();
+                row["onnx"] = p["onnx"].clone();
+                row["sklearn"] = p["sklearn"].clone();
+                row
+            })
+            .collect();
+        assert_eq!(rows.len(), features.len());
+        let worst = check_parity(model, &serde_json::json!({ "rows": rows }));
+        assert!(worst <= 1e-5, "{head}: {worst}");
+    }
+}
+
+/// Single-page images of page 1 of the two-page French invoice: the classifier is not sure
+/// enough of them yet (they go to review).
+const PAGE_ONE_ONLY: [&str; 2] = ["scan/facture_fr_photo.jpg", "scan/facture_fr_scan_p1.png"];
+
+/// Every readable fixture of text/, scan/ and einvoice/ gets the type (and language, and the
+/// contract subtype) of its MANIFEST entry, except the page-1 images above, which go to review.
+#[test]
+fn classifier_types_every_fixture_like_its_manifest() {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::fixture("MANIFEST.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for e in manifest["files"].as_array().unwrap() {
+        let path = e["path"].as_str().unwrap();
+        if !["text/", "scan/", "einvoice/"].iter().any(|d| path.starts_with(d)) || e["expect"] != "document" {
+            continue;
+        }
+        let want = e["doc_type"].as_str().expect("doc_type in the manifest");
+        let outcome = common::process_file(&common::fixture(path)).remove(0);
+        let c = outcome.classification.as_ref().expect("a processed document is classified");
+        checked += 1;
+        if PAGE_ONE_ONLY.contains(&path) {
+            // Known shortfall (see docs/classify.md): page 1 alone of the two-page invoice, read
+            // by OCR, is below the threshold; it must then go to review, never to a wrong type.
+            if c.doc_type.as_str() != want && !(c.doc_type == DocType::Unknown && c.review) {
+                wrong.push(format!(
+                    "{path}: {:?} ({}) instead of {want} or unknown",
+                    c.doc_type, c.confidence
+                ));
+            }
+        } else if c.doc_type.as_str() != want {
+            wrong.push(format!("{path}: {:?} ({}) instead of {want}", c.doc_type, c.confidence));
+        }
+        if let Some(lang) = e["lang"].as_str() {
+            let l = serde_json::to_value(c.language).unwrap();
+            if l != lang {
+                wrong.push(format!("{path}: language {l} instead of {lang}"));
+            }
+        }
+        let sub = e["facts"]["subtype"].as_str().filter(|_| want == "contract");
+        if sub.is_some() && c.subtype.as_deref() != sub {
+            wrong.push(format!("{path}: subtype {:?} instead of {sub:?}", c.subtype));
+        }
+        assert_eq!(c.model.version, outcome.versions.classifier.clone().unwrap());
+    }
+    assert!(checked >= 14, "{checked} fixtures");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn classifier_output_is_grounded() {
+    let outcome = common::process_file(&common::fixture("text/facture_fr_2pages.pdf")).remove(0);
+    let c = outcome.classification.unwrap();
+    assert_eq!(c.doc_type, DocType::Invoice);
+    assert_eq!(c.language, Language::Fr);
+    assert!(!c.review && c.confidence >= c.threshold);
+    assert!((c.probabilities.values().sum::<f32>() - 1.0).abs() < 1e-3);
+    assert_eq!(c.probabilities.len(), 9);
+    match &c.evidence.method {
+        liasse::evidence::Method::Model { name, version } => {
+            assert_eq!(name, "classifier-type");
+            assert_eq!(version, &c.model.version);
+        }
+        m => panic!("{m:?}"),
+    }
+    // The document names its type where the evidence says.
+    let loc = c.evidence.locations.first().expect("a location");
+    assert_eq!(loc.text.to_lowercase(), "facture");
+    let doc = outcome.document.unwrap();
+    assert_eq!(&doc.pages[loc.page as usize - 1].text[loc.span.start..loc.span.end], loc.text);
+}
+
+#[test]
+fn classifier_failed_documents_get_no_classification() {
+    let outcome = common::process_file(&common::fixture("broken/vide.pdf")).remove(0);
+    assert!(outcome.is_failed());
+    assert!(outcome.classification.is_none());
+}
+
+/// Above every confidence (threshold 1.0, from the environment as in production) the type is
+/// `unknown` and the document goes to review; the model's guess stays visible.
+#[test]
+fn classifier_threshold_gives_unknown_for_review() {
+    let out = liasse()
+        .args(["process"])
+        .arg(common::fixture("text/nda_en.pdf"))
+        .env("LIASSE_CLASSIFIER__THRESHOLD", "1.0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &o["classification"];
+    assert_eq!(c["doc_type"], "unknown");
+    assert_eq!(c["predicted"], "contract");
+    assert_eq!(c["review"], true);
+    assert_eq!(c["threshold"], 1.0);
+    assert!(c.get("subtype").is_none());
+    // The default threshold is the calibrated one stored in the model.
+    assert_eq!(Some(classifier().threshold), classifier().type_model.threshold);
+}
+
+/// The engine loads each model once; documents reuse it.
+#[test]
+fn classifier_models_load_once() {
+    let c = classifier();
+    for f in ["text/invoice_en.pdf", "text/avoir_fr.pdf", "text/nda_en.pdf"] {
+        assert!(common::process_file(&common::fixture(f))[0].classification.is_some());
+    }
+    for m in [&c.type_model, &c.subtype_model, &c.language_model] {
+        assert_eq!(liasse::model::loads_of(&m.path), 1, "{}", m.path.display());
+    }
+}

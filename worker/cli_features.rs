@@ -97,9 +97,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         let files = collect(&args.paths)?;
         let intake = Intake::new(config).context("starting intake")?;
-        // Documents in parallel, printed in the order of the files.
+        // Documents in parallel, printed in the order of the files; the threads get a large stack
+        // like the pipeline's main thread (deeply nested PDFs and XML recurse).
+        let pool = rayon::ThreadPoolBuilder::new().stack_size(256 << 20).build().context("thread pool")?;
         let rows: Vec<Vec<Row>> =
-            files.par_iter().map(|f| rows_of(&intake, f, &spec, args.with_text)).collect();
+            pool.install(|| files.par_iter().map(|f| rows_of(&intake, f, &spec, args.with_text)).collect());
         for row in rows.into_iter().flatten() {
             emit(row)?;
         }

@@ -44,6 +44,13 @@ pub struct FeatureSpec {
     /// Weight of the character n-grams relative to words (applied before the L2 norm).
     #[serde(default = "one_f")]
     pub char_weight: f32,
+    /// The first `head_chars` characters (where titles are) also count as features of their
+    /// own (word and character n-grams, in a separate hash space); 0: none.
+    #[serde(default)]
+    pub head_chars: usize,
+    /// Weight of the head features.
+    #[serde(default = "one_f")]
+    pub head_weight: f32,
     /// Numeric features appended after the hashed part (not normalised).
     #[serde(default)]
     pub numeric: usize,
@@ -70,6 +77,8 @@ impl Default for FeatureSpec {
             char_ngrams: [3, 5],
             max_token_chars: 30,
             char_weight: 1.0,
+            head_chars: 600,
+            head_weight: 1.0,
             numeric: 0,
         }
     }
@@ -103,6 +112,9 @@ impl FeatureSpec {
         }
         if !self.char_weight.is_finite() || self.char_weight < 0.0 {
             return bad("char_weight must be a finite non-negative number");
+        }
+        if !self.head_weight.is_finite() || self.head_weight < 0.0 {
+            return bad("head_weight must be a finite non-negative number");
         }
         Ok(())
     }
@@ -159,10 +171,14 @@ fn collect_strings(v: &serde_json::Value, out: &mut String) {
 
 /// The normalised tokens of a text: lower case, accents folded, digits as `0`.
 pub fn tokens(text: &str, spec: &FeatureSpec) -> Vec<String> {
+    tokens_of_prefix(text, spec.max_chars, spec)
+}
+
+fn tokens_of_prefix(text: &str, max_chars: usize, spec: &FeatureSpec) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut cur_chars = 0usize;
-    let prefix: String = text.chars().take(spec.max_chars).collect();
+    let prefix: String = text.chars().take(max_chars).collect();
     for c in prefix.nfd() {
         if is_combining_mark(c) {
             continue;
@@ -208,7 +224,9 @@ fn add(v: &mut [f32], h: u64, w: f32) {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
-    let i = (x % v.len() as u64) as usize;
+    let n = v.len() as u64;
+    // The same bucket as `x % n`; a mask when `n` is a power of two (no division per feature).
+    let i = if n.is_power_of_two() { x & (n - 1) } else { x % n } as usize;
     if x >> 63 == 1 {
         v[i] -= w;
     } else {
@@ -242,43 +260,10 @@ fn hashed(text: &str, spec: &FeatureSpec, v: &mut [f32]) {
         return;
     }
     let toks = tokens(text, spec);
-    let [wlo, whi] = spec.word_ngrams;
-    if whi > 0 {
-        for n in wlo..=whi {
-            for win in toks.windows(n) {
-                let mut h = fnv(FNV_OFFSET, &[b'w', n as u8]);
-                for (k, t) in win.iter().enumerate() {
-                    if k > 0 {
-                        h = fnv(h, &[0x1f]);
-                    }
-                    h = fnv(h, t.as_bytes());
-                }
-                add(v, h, 1.0);
-            }
-        }
-    }
-    let [clo, chi] = spec.char_ngrams;
-    if chi > 0 && spec.char_weight > 0.0 {
-        let mut buf = [0u8; 4];
-        let mut chars: Vec<char> = Vec::with_capacity(spec.max_token_chars + 2);
-        for t in &toks {
-            chars.clear();
-            chars.push(' ');
-            chars.extend(t.chars());
-            chars.push(' ');
-            for n in clo..=chi {
-                if chars.len() < n {
-                    break;
-                }
-                for win in chars.windows(n) {
-                    let mut h = fnv(FNV_OFFSET, &[b'c', n as u8]);
-                    for c in win {
-                        h = fnv(h, c.encode_utf8(&mut buf).as_bytes());
-                    }
-                    add(v, h, spec.char_weight);
-                }
-            }
-        }
+    add_ngrams(&toks, spec, *b"wc", 1.0, v);
+    if spec.head_chars > 0 && spec.head_weight > 0.0 {
+        let head = tokens_of_prefix(text, spec.head_chars.min(spec.max_chars), spec);
+        add_ngrams(&head, spec, *b"hH", spec.head_weight, v);
     }
     let mut norm = 0f64;
     for x in v.iter_mut() {
@@ -291,6 +276,48 @@ fn hashed(text: &str, spec: &FeatureSpec, v: &mut [f32]) {
         let inv = (1.0 / norm.sqrt()) as f32;
         for x in v.iter_mut() {
             *x *= inv;
+        }
+    }
+}
+
+/// Word and character n-grams of `toks`, hashed with the namespace bytes `ns` (words, chars).
+fn add_ngrams(toks: &[String], spec: &FeatureSpec, ns: [u8; 2], weight: f32, v: &mut [f32]) {
+    let [wlo, whi] = spec.word_ngrams;
+    if whi > 0 {
+        for n in wlo..=whi {
+            for win in toks.windows(n) {
+                let mut h = fnv(FNV_OFFSET, &[ns[0], n as u8]);
+                for (k, t) in win.iter().enumerate() {
+                    if k > 0 {
+                        h = fnv(h, &[0x1f]);
+                    }
+                    h = fnv(h, t.as_bytes());
+                }
+                add(v, h, weight);
+            }
+        }
+    }
+    let [clo, chi] = spec.char_ngrams;
+    if chi > 0 && spec.char_weight > 0.0 {
+        let mut buf = [0u8; 4];
+        let mut chars: Vec<char> = Vec::with_capacity(spec.max_token_chars + 2);
+        for t in toks {
+            chars.clear();
+            chars.push(' ');
+            chars.extend(t.chars());
+            chars.push(' ');
+            for n in clo..=chi {
+                if chars.len() < n {
+                    break;
+                }
+                for win in chars.windows(n) {
+                    let mut h = fnv(FNV_OFFSET, &[ns[1], n as u8]);
+                    for c in win {
+                        h = fnv(h, c.encode_utf8(&mut buf).as_bytes());
+                    }
+                    add(v, h, spec.char_weight * weight);
+                }
+            }
         }
     }
 }
@@ -366,6 +393,17 @@ mod tests {
     }
 
     #[test]
+    fn the_head_counts_twice() {
+        // Unigrams only: without head features, the position of a word does not matter.
+        let spec = FeatureSpec { word_ngrams: [1, 1], ..FeatureSpec::default() };
+        let none = FeatureSpec { head_chars: 0, ..spec.clone() };
+        let body = format!("{}\nFACTURE", "ligne de texte ".repeat(100));
+        let head = format!("FACTURE\n{}", "ligne de texte ".repeat(100));
+        assert!(text_features(&body, &none) == text_features(&head, &none));
+        assert!(text_features(&body, &spec) != text_features(&head, &spec));
+    }
+
+    #[test]
     fn only_the_prefix_counts() {
         let spec = FeatureSpec { max_chars: 20, ..FeatureSpec::default() };
         let long = format!("purchase order here {}", "lease ".repeat(1000));
@@ -388,8 +426,13 @@ mod tests {
     fn known_vector_is_stable() {
         // Guards the hashing against accidental change: a change here is a new feature version
         // and every model must be retrained.
-        let spec =
-            FeatureSpec { dim: 16, word_ngrams: [1, 1], char_ngrams: [0, 0], ..FeatureSpec::default() };
+        let spec = FeatureSpec {
+            dim: 16,
+            word_ngrams: [1, 1],
+            char_ngrams: [0, 0],
+            head_chars: 0,
+            ..FeatureSpec::default()
+        };
         let s = Sparse::of(&text_features("facture avoir facture", &spec));
         let got: Vec<(u32, String)> =
             s.indices.iter().zip(&s.values).map(|(i, x)| (*i, format!("{x:.6}"))).collect();

@@ -1,6 +1,7 @@
 //! Liasse: a self-hosted document-processing worker for invoices and contracts.
 //! See ARCHITECTURE.md for the map.
 
+pub mod classify;
 pub mod config;
 pub mod contract;
 pub mod document;

@@ -1,7 +1,8 @@
 //! ONNX models, run by ONNX Runtime through `ort`. This is the only module that knows `ort`.
 //!
 //! `init` loads the ONNX Runtime library once per process (from the configured path, else
-//! `ORT_DYLIB_PATH`) and returns an error, never a panic, when it cannot. `Model::load` reads an
+//! `ORT_DYLIB_PATH`, else `.tools/onnxruntime-*/libonnxruntime.so*` under the current folder, where
+//! the setup unpacks it) and returns an error, never a panic, when it cannot. `Model::load` reads an
 //! `.onnx` file once; the model is then shared by every thread (`predict` takes `&self`).
 //!
 //! A model is self-describing: the training script writes into the ONNX metadata
@@ -38,6 +39,7 @@ pub enum ModelError {
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, ModelError>> = OnceLock::new();
 static LOADS: AtomicUsize = AtomicUsize::new(0);
+static LOADS_BY_PATH: Mutex<Vec<(PathBuf, usize)>> = Mutex::new(Vec::new());
 
 /// Loads ONNX Runtime once per process: from `dylib` when given, else from `ORT_DYLIB_PATH`.
 /// Later calls return the first call's result (one runtime per process).
@@ -52,7 +54,7 @@ fn environment(dylib: Option<&Path>) -> Result<&'static ort::environment::Enviro
                 Some(p) => p.to_path_buf(),
                 None => match std::env::var_os("ORT_DYLIB_PATH") {
                     Some(p) if !p.is_empty() => PathBuf::from(p),
-                    _ => return Err(ModelError::NoRuntime),
+                    _ => bundled().ok_or(ModelError::NoRuntime)?,
                 },
             };
             if !path.is_file() {
@@ -66,9 +68,34 @@ fn environment(dylib: Option<&Path>) -> Result<&'static ort::environment::Enviro
         .map_err(Clone::clone)
 }
 
+/// The library the project's setup unpacks (`.tools/onnxruntime-<version>/libonnxruntime.so…`
+/// under the current folder), when there is one.
+fn bundled() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(".tools")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("onnxruntime-")))
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
 /// How many models this process has loaded (to check that models load once).
 pub fn loads() -> usize {
     LOADS.load(Ordering::SeqCst)
+}
+
+/// How many times this process has loaded the model file at `path`.
+pub fn loads_of(path: &Path) -> usize {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let seen = LOADS_BY_PATH.lock().unwrap_or_else(|p| p.into_inner());
+    seen.iter().find(|(p, _)| *p == key).map(|(_, n)| *n).unwrap_or(0)
 }
 
 /// A loaded model, shared across threads.
@@ -83,6 +110,8 @@ pub struct Model {
     pub features: FeatureSpec,
     /// Calibrated confidence threshold, when the training script wrote one.
     pub threshold: Option<f32>,
+    /// The file it was loaded from.
+    pub path: PathBuf,
     input: String,
     output: String,
     session: Mutex<Session>,
@@ -150,6 +179,7 @@ impl Model {
             labels,
             features,
             threshold,
+            path: path.to_path_buf(),
             input,
             output,
             session: Mutex::new(session),
@@ -160,6 +190,12 @@ impl Model {
             return Err(invalid(format!("{} probabilities for {} labels", p.len(), model.labels.len())));
         }
         LOADS.fetch_add(1, Ordering::SeqCst);
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut seen = LOADS_BY_PATH.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.iter_mut().find(|(p, _)| *p == key) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((key, 1)),
+        }
         Ok(model)
     }
 

@@ -2,6 +2,7 @@
 //! concrete types. `process_one` chains the stages; `liasse process` and `liasse work` both call
 //! it, so the in-process and the service paths give the same result for the same bytes.
 
+use crate::classify::{Classification, Classifier, ClassifyError, classify};
 use crate::config::Config;
 use crate::document::{ContentHash, Document, Source};
 use crate::error::Failure;
@@ -16,6 +17,8 @@ pub enum PipelineError {
     Invoice(#[from] crate::invoice::InvoiceError),
     #[error("cannot start the pipeline: {0}")]
     Contract(#[from] crate::contract::ContractError),
+    #[error("cannot start the classifier: {0}")]
+    Classifier(#[from] ClassifyError),
 }
 
 /// Everything the stages need, built once per process and shared by every document.
@@ -26,10 +29,17 @@ pub struct Engine {
     /// The fraud model, when its file exists.
     pub fraud_model: Option<crate::invoice::fraud::FraudModel>,
     pub contract: crate::contract::ContractEngine,
+    /// The document classifier (`None` when disabled in the configuration).
+    pub classifier: Option<Classifier>,
 }
 
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine, PipelineError> {
+        let classifier = if config.classifier.enabled {
+            Some(Classifier::load(&config.classifier, &config.models)?)
+        } else {
+            None
+        };
         let invoice_rules = match &config.invoice.rules_dir {
             Some(dir) => crate::invoice::InvoiceRules::load(dir)?,
             None => crate::invoice::InvoiceRules::builtin()?,
@@ -48,6 +58,7 @@ impl Engine {
             invoice_rules,
             fraud_model,
             contract: crate::contract::ContractEngine::new(&config.contract)?,
+            classifier,
         })
     }
 
@@ -57,6 +68,7 @@ impl Engine {
             ocr: self.intake.ocr.engine_version(),
             invoice_rules: None,
             contract_rules: None,
+            classifier: self.classifier.as_ref().map(Classifier::version),
         }
     }
 }
@@ -72,6 +84,9 @@ pub struct Versions {
     /// Contract rule set and playbook, on outcomes whose contract was analysed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract_rules: Option<String>,
+    /// The classifier model version (`<version>+<sha256 prefix>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +113,9 @@ pub struct Outcome {
     /// Clauses, key terms, risk flags and playbook findings of a contract or an amendment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<crate::contract::ContractAnalysis>,
+    /// Type, subtype, language and confidence; absent for failed documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
     pub versions: Versions,
 }
 
@@ -127,6 +145,7 @@ pub fn process_with_history(
         .into_iter()
         .map(|Item { content_hash, source, result }| match result {
             Ok(document) => {
+                let classification = engine.classifier.as_ref().map(|c| classify(c, &document));
                 let invoice = invoice_stage(engine, &document, history);
                 let mut versions = versions.clone();
                 if invoice.is_some() {
@@ -141,6 +160,7 @@ pub fn process_with_history(
                     status: Status::Processed,
                     source,
                     error: None,
+                    classification,
                     document: Some(document),
                     invoice,
                     contract,
@@ -155,6 +175,7 @@ pub fn process_with_history(
                 document: None,
                 invoice: None,
                 contract: None,
+                classification: None,
                 versions: versions.clone(),
             },
         })
