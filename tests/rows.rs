@@ -99,6 +99,14 @@ async fn rows_of_a_text_invoice_are_written_with_the_result() {
     let view = check_invoice_fields(&store, &hash, &facts).await;
     assert_eq!(view.result_id, Some(rid));
     assert_eq!(view.field("seller_siret"), facts["seller"]["siret"].as_str());
+    // The API's Factur-X export is made from these rows, and reads back to the same invoice.
+    let xml = liasse::web::export::factur_x(&view).unwrap();
+    let parsed = liasse::einvoice::parse(xml.as_bytes()).unwrap();
+    assert_eq!(parsed.number.value, facts["number"].as_str().unwrap());
+    let parsed = serde_json::to_value(&parsed).unwrap().to_string();
+    for fact in [&facts["totals"]["gross"], &facts["seller"]["vat"], &facts["buyer"]["name"]] {
+        assert!(parsed.contains(fact.as_str().unwrap()), "{fact} in {parsed}");
+    }
 
     let row = sqlx::query("SELECT doc_type, language FROM documents WHERE content_hash = $1")
         .bind(&hash)
