@@ -11,4 +11,5 @@ mod fixtures;
 mod invoice;
 mod ocr;
 mod pdf;
+mod rows;
 mod service;

@@ -9,6 +9,8 @@
 
 pub mod web;
 
+use crate::evidence::{Evidence, Grounded, Method};
+use crate::invoice::{ExtractedInvoice, InvoiceKind};
 use crate::pipeline::{Outcome, Status};
 use serde_json::Value;
 use sqlx::Row as _;
@@ -601,7 +603,305 @@ async fn insert_result(
         .execute(&mut **tx)
         .await?;
     }
+    insert_typed_rows(tx, id, o).await?;
     Ok(id)
+}
+
+/// The schema's name for how a value was found (`fields.method`), with the XML path when the
+/// value was read from an e-invoice.
+fn method_name(m: &Method) -> (&'static str, Option<&str>) {
+    match m {
+        Method::EInvoiceXml { path } => ("xml", Some(path.as_str())),
+        Method::Layout { .. } => ("layout_rule", None),
+        Method::Pattern { .. } => ("pattern_rule", None),
+        Method::Template { .. } => ("template", None),
+        Method::Model { .. } => ("model", None),
+        Method::Derived { .. } => ("derived", None),
+    }
+}
+
+/// `name@version` of a model method.
+fn method_model(m: &Method) -> Option<String> {
+    match m {
+        Method::Model { name, version } => Some(format!("{name}@{version}")),
+        _ => None,
+    }
+}
+
+fn as_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// One `fields` row: the API's name, the value as text and as JSON, its evidence.
+struct FieldRow<'a> {
+    name: String,
+    value: String,
+    value_json: Value,
+    evidence: &'a Evidence,
+}
+
+fn field<'a, T: serde::Serialize + ToString>(
+    out: &mut Vec<FieldRow<'a>>,
+    prefix: &str,
+    name: &str,
+    g: &'a Option<Grounded<T>>,
+) {
+    if let Some(g) = g {
+        out.push(FieldRow {
+            name: format!("{prefix}{name}"),
+            value: clean_text(&g.value.to_string()),
+            value_json: serde_json::to_value(&g.value).unwrap_or(Value::Null),
+            evidence: &g.evidence,
+        });
+    }
+}
+
+/// The fields of one invoice under the names the ERP API reads (`docs/web.md`), then the other
+/// values read. `prefix` is empty for a document's first invoice and `invoice<n>.` for the next
+/// ones of a split PDF, so that the API's names always describe one invoice.
+fn invoice_fields<'a>(inv: &'a ExtractedInvoice, prefix: &str) -> Vec<FieldRow<'a>> {
+    let mut f = Vec::new();
+    field(&mut f, prefix, "invoice_number", &inv.number);
+    field(&mut f, prefix, "issue_date", &inv.issue_date);
+    field(&mut f, prefix, "due_date", &inv.due_date);
+    field(&mut f, prefix, "currency", &inv.currency);
+    field(&mut f, prefix, "seller_name", &inv.supplier.name);
+    field(&mut f, prefix, "seller_vat_id", &inv.supplier.vat_id);
+    field(&mut f, prefix, "seller_siret", &inv.supplier.siret);
+    field(&mut f, prefix, "buyer_name", &inv.customer.name);
+    field(&mut f, prefix, "buyer_vat_id", &inv.customer.vat_id);
+    field(&mut f, prefix, "buyer_siret", &inv.customer.siret);
+    field(&mut f, prefix, "order_reference", &inv.order_number);
+    field(&mut f, prefix, "total_net", &inv.net_total);
+    field(&mut f, prefix, "total_vat", &inv.vat_total);
+    field(&mut f, prefix, "total_gross", &inv.gross_total);
+    field(&mut f, prefix, "amount_due", &inv.amount_due);
+    // Read too, not (yet) in the API's list.
+    field(&mut f, prefix, "seller_siren", &inv.supplier.siren);
+    field(&mut f, prefix, "seller_address", &inv.supplier.address);
+    field(&mut f, prefix, "seller_country", &inv.supplier.country);
+    field(&mut f, prefix, "buyer_siren", &inv.customer.siren);
+    field(&mut f, prefix, "buyer_address", &inv.customer.address);
+    field(&mut f, prefix, "buyer_country", &inv.customer.country);
+    field(&mut f, prefix, "payment_terms", &inv.payment_terms);
+    field(&mut f, prefix, "iban", &inv.iban);
+    field(&mut f, prefix, "bic", &inv.bic);
+    field(&mut f, prefix, "prepaid", &inv.prepaid);
+    if let Some(k) = &inv.kind {
+        f.push(FieldRow {
+            name: format!("{prefix}document_kind"),
+            value: if k.value == InvoiceKind::CreditNote { "credit_note" } else { "invoice" }.to_string(),
+            value_json: serde_json::to_value(k.value).unwrap_or(Value::Null),
+            evidence: &k.evidence,
+        });
+    }
+    f
+}
+
+/// The typed rows of an outcome, beside its result row: the document's type and language, the
+/// invoice fields, line items and flags, the contract clauses and risk flags.
+async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: &Outcome) -> Result<()> {
+    let hash = o.content_hash.as_str();
+    if let Some(c) = &o.classification {
+        let language = serde_json::to_value(c.language)?;
+        sqlx::query("UPDATE documents SET doc_type = $2, language = $3 WHERE content_hash = $1")
+            .bind(hash)
+            .bind(c.doc_type.as_str())
+            .bind(language.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(analysis) = &o.invoice {
+        let mut position = 0i32;
+        for (i, a) in analysis.invoices.iter().enumerate() {
+            let prefix = if i == 0 { String::new() } else { format!("invoice{}.", i + 1) };
+            for f in invoice_fields(&a.extracted, &prefix) {
+                let ev = f.evidence;
+                let first = ev.locations.first();
+                let (method, xml_path) = method_name(&ev.method);
+                sqlx::query(
+                    "INSERT INTO fields (result_id, content_hash, name, value, value_json, page, span_start,
+                                         span_end, bbox, xml_path, method, method_detail, confidence, evidence)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(result_id)
+                .bind(hash)
+                .bind(&f.name)
+                .bind(&f.value)
+                .bind(&f.value_json)
+                .bind(first.map(|l| l.page as i32))
+                .bind(first.map(|l| as_i32(l.span.start)))
+                .bind(first.map(|l| as_i32(l.span.end)))
+                .bind(first.and_then(|l| l.bbox).map(serde_json::to_value).transpose()?)
+                .bind(xml_path.map(clean_text))
+                .bind(method)
+                .bind(serde_json::to_value(&ev.method)?)
+                .bind(ev.confidence)
+                .bind(json_clean(serde_json::to_value(ev)?)?)
+                .execute(&mut **tx)
+                .await?;
+            }
+            for line in &a.extracted.lines {
+                position += 1;
+                let dec =
+                    |g: &Option<Grounded<rust_decimal::Decimal>>| g.as_ref().map(|g| g.value.to_string());
+                let evidence = serde_json::json!({
+                    "invoice": i + 1,
+                    "page": line.page,
+                    "reference": line.reference,
+                    "description": line.description.evidence,
+                    "quantity": line.quantity.as_ref().map(|g| &g.evidence),
+                    "unit": line.unit.as_ref().map(|g| &g.evidence),
+                    "unit_price": line.unit_price.as_ref().map(|g| &g.evidence),
+                    "vat_rate": line.vat_rate.as_ref().map(|g| &g.evidence),
+                    "amount": line.amount.evidence,
+                });
+                sqlx::query(
+                    "INSERT INTO line_items (result_id, position, description, quantity, unit, unit_price,
+                                             amount, vat_rate, evidence)
+                     VALUES ($1, $2, $3, $4::numeric, $5, $6::numeric, $7::numeric, $8::numeric, $9)",
+                )
+                .bind(result_id)
+                .bind(position)
+                .bind(clean_text(&line.description.value))
+                .bind(dec(&line.quantity))
+                .bind(line.unit.as_ref().map(|g| clean_text(&g.value)))
+                .bind(dec(&line.unit_price))
+                .bind(line.amount.value.to_string())
+                .bind(dec(&line.vat_rate))
+                .bind(json_clean(evidence)?)
+                .execute(&mut **tx)
+                .await?;
+            }
+            let severity = serde_json::to_value(a.risk.decision)?;
+            for flag in &a.flags {
+                let evidence = serde_json::json!({"invoice": i + 1, "evidence": flag.evidence});
+                insert_flag(
+                    tx,
+                    result_id,
+                    hash,
+                    FlagRow {
+                        code: &flag.rule,
+                        severity: severity.as_str().unwrap_or("review"),
+                        score: Some(flag.weight),
+                        reasons: serde_json::json!([{"reason": flag.reason, "detail": flag.detail}]),
+                        rule_id: Some(&flag.rule),
+                        model: None,
+                        evidence,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    if let Some(c) = &o.contract {
+        for (i, cr) in c.clauses.iter().enumerate() {
+            let cl = &cr.clause;
+            // The clause on its first page: from its heading to the end of its body there.
+            let end = cl
+                .locations
+                .iter()
+                .filter(|l| l.page == cl.heading_location.page)
+                .map(|l| l.span.end)
+                .max()
+                .unwrap_or(cl.heading_location.span.end)
+                .max(cl.heading_location.span.end);
+            let category = cr.flags.first().map(|f| f.kind.as_str());
+            let rules: Vec<&str> = cr.flags.iter().map(|f| f.rule.as_str()).collect();
+            let evidence = serde_json::json!({
+                "reference": cl.reference,
+                "heading_location": cl.heading_location,
+                "locations": cl.locations,
+            });
+            sqlx::query(
+                "INSERT INTO clauses (result_id, position, number, heading, category, risk, score, page,
+                                      span_start, span_end, model, rule_id, evidence)
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, $10, $11)",
+            )
+            .bind(result_id)
+            .bind(as_i32(i + 1))
+            .bind(clean_text(&cl.number))
+            .bind(cl.heading.as_deref().map(clean_text))
+            .bind(category)
+            .bind(serde_json::to_value(cr.risk)?.as_str().map(str::to_string))
+            .bind(cl.heading_location.page as i32)
+            .bind(as_i32(cl.heading_location.span.start))
+            .bind(as_i32(end))
+            .bind((!rules.is_empty()).then(|| rules.join(",")))
+            .bind(json_clean(evidence)?)
+            .execute(&mut **tx)
+            .await?;
+            for flag in &cr.flags {
+                let level = serde_json::to_value(flag.level)?;
+                let evidence = serde_json::json!({
+                    "clause": i + 1,
+                    "clause_number": cl.number,
+                    "rules_version": c.rules_version,
+                    "evidence": flag.evidence,
+                });
+                insert_flag(
+                    tx,
+                    result_id,
+                    hash,
+                    FlagRow {
+                        code: &flag.kind,
+                        severity: level.as_str().unwrap_or("none"),
+                        score: None,
+                        reasons: serde_json::json!([{"reason": flag.reason}]),
+                        rule_id: Some(&flag.rule),
+                        model: method_model(&flag.evidence.method),
+                        evidence,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct FlagRow<'a> {
+    code: &'a str,
+    severity: &'a str,
+    score: Option<f32>,
+    reasons: Value,
+    rule_id: Option<&'a str>,
+    model: Option<String>,
+    evidence: Value,
+}
+
+async fn insert_flag(
+    tx: &mut sqlx::PgTransaction<'_>,
+    result_id: i64,
+    hash: &str,
+    f: FlagRow<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO flags (result_id, content_hash, code, severity, score, reasons, rule_id, model, evidence)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(result_id)
+    .bind(hash)
+    .bind(f.code)
+    .bind(f.severity)
+    .bind(f.score)
+    .bind(json_clean(f.reasons)?)
+    .bind(f.rule_id)
+    .bind(f.model)
+    .bind(json_clean(f.evidence)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// jsonb cannot hold NUL: replace it in every string.
+fn json_clean(v: Value) -> Result<Value> {
+    let text = serde_json::to_string(&v)?;
+    if text.contains("\\u0000") {
+        Ok(serde_json::from_str(&text.replace("\\u0000", "\\ufffd"))?)
+    } else {
+        Ok(v)
+    }
 }
 
 async fn insert_result_row(tx: &mut sqlx::PgTransaction<'_>, r: ResultRow<'_>, actor: &str) -> Result<i64> {
