@@ -183,3 +183,17 @@ fn nesting_beyond_the_limit_is_refused() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].error.as_ref().unwrap().kind, FailureKind::TooLarge, "{out:#?}");
 }
+
+/// A crasher found by the fuzzer (fuzz/regressions/): an e-mail whose MIME structure makes
+/// mail-parser panic is a corrupt document, and the batch goes on.
+#[test]
+fn fuzz_regression_inconsistent_mime_is_corrupt_not_a_panic() {
+    let path = crate::common::root().join("fuzz/regressions/mail_parser_invalid_part_id.eml");
+    let outcomes = crate::common::process_file(&path);
+    assert!(!outcomes.is_empty());
+    let failed: Vec<_> = outcomes.iter().filter(|o| o.is_failed()).collect();
+    assert!(
+        failed.iter().all(|o| o.error.as_ref().unwrap().kind == liasse::error::FailureKind::Corrupt),
+        "{failed:?}"
+    );
+}

@@ -73,8 +73,22 @@ pub fn read(intake: &Intake, bytes: &[u8], hash: ContentHash, source: Source, de
             },
         );
     }
-    let Some(message) = MessageParser::default().parse(bytes) else {
-        return fail(hash, source, IntakeError::Corrupt("not a readable e-mail message".into()));
+    // mail-parser panics on some inconsistent MIME structures ("Invalid part ID", found by the
+    // fuzzer: fuzz/regressions/): such a message is corrupt, not a fault of the worker.
+    let message = match std::panic::catch_unwind(|| MessageParser::default().parse(bytes)) {
+        Ok(Some(message)) => message,
+        Ok(None) => {
+            return fail(hash, source, IntakeError::Corrupt("not a readable e-mail message".into()));
+        }
+        Err(_) => {
+            return fail(
+                hash,
+                source,
+                IntakeError::Corrupt(
+                    "not a readable e-mail message: its MIME structure is inconsistent".into(),
+                ),
+            );
+        }
     };
     let header = Header::of(&message);
     let mut items = Vec::new();
