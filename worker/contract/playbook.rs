@@ -89,26 +89,15 @@ pub struct PlaybookFinding {
     pub evidence: Option<Evidence>,
 }
 
+use super::rules::toml_sources;
+
 impl Playbook {
     pub fn builtin() -> Result<Playbook, ContractError> {
         Self::from_sources(BUILTIN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect())
     }
 
     pub fn load(dir: &Path) -> Result<Playbook, ContractError> {
-        let rd = std::fs::read_dir(dir)
-            .map_err(|e| ContractError::Io(dir.display().to_string(), e.to_string()))?;
-        let mut files: Vec<_> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        let mut sources = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| ContractError::Io(f.display().to_string(), e.to_string()))?;
-            sources.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
-        }
-        Self::from_sources(sources)
+        Self::from_sources(toml_sources(dir)?)
     }
 
     pub fn from_sources(sources: Vec<(String, String)>) -> Result<Playbook, ContractError> {

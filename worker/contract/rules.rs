@@ -152,6 +152,25 @@ fn compile(file: &str, id: &str, p: &str) -> Result<Regex, ContractError> {
     })
 }
 
+/// Every `*.toml` of a folder as (file name, text), in name order: the sources of the rules and
+/// of the playbook.
+pub(crate) fn toml_sources(dir: &Path) -> Result<Vec<(String, String)>, ContractError> {
+    let rd =
+        std::fs::read_dir(dir).map_err(|e| ContractError::Io(dir.display().to_string(), e.to_string()))?;
+    let mut files: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut sources = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| ContractError::Io(f.display().to_string(), e.to_string()))?;
+        sources.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
+    }
+    Ok(sources)
+}
+
 impl ContractRules {
     /// The built-in rules.
     pub fn builtin() -> Result<ContractRules, ContractError> {
@@ -160,20 +179,7 @@ impl ContractRules {
 
     /// Every `*.toml` of a folder, in name order.
     pub fn load(dir: &Path) -> Result<ContractRules, ContractError> {
-        let rd = std::fs::read_dir(dir)
-            .map_err(|e| ContractError::Io(dir.display().to_string(), e.to_string()))?;
-        let mut files: Vec<_> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        let mut sources = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| ContractError::Io(f.display().to_string(), e.to_string()))?;
-            sources.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
-        }
-        Self::from_sources(sources)
+        Self::from_sources(toml_sources(dir)?)
     }
 
     pub fn from_sources(sources: Vec<(String, String)>) -> Result<ContractRules, ContractError> {
