@@ -9,6 +9,9 @@
 //! `LIASSE_BENCH_N` sets N (default 300). Needs the PostgreSQL and RabbitMQ of `.ci/setup`.
 //! `cargo test` runs this target without `--bench`: it then does nothing.
 
+#[path = "../tests/support.rs"]
+mod support;
+
 use liasse::config::Config;
 use liasse::intake::Input;
 use liasse::pipeline::{Engine, process_one};
@@ -60,12 +63,6 @@ fn main() {
 
 /// A one-page invoice with 30 lines of text, unique by `i`.
 fn invoice_pdf(i: usize) -> Vec<u8> {
-    use lopdf::{Document, Object, Stream, dictionary};
-    let mut doc = Document::with_version("1.7");
-    let pages_id = doc.new_object_id();
-    let font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
-    });
     let mut lines = vec![
         format!("FACTURE No F-2026-{i:06}"),
         "Fournisseur : Papeterie du Centre SARL, 12 rue des Lilas, 69003 Lyon".into(),
@@ -89,28 +86,7 @@ fn invoice_pdf(i: usize) -> Vec<u8> {
     lines.push(format!("TVA 20 % : {},{:02} EUR", total / 500, (total / 5) % 100));
     lines.push(format!("Total TTC : {},{:02} EUR", total * 6 / 500, (total * 6 / 5) % 100));
     lines.push("IBAN FR76 3000 6000 0112 3456 7890 189".into());
-    let mut content = String::new();
-    for (k, line) in lines.iter().enumerate() {
-        content.push_str(&format!("BT /F1 10 Tf 60 {} Td ({line}) Tj ET\n", 760 - 14 * k as i64));
-    }
-    let content_id = doc.add_object(Stream::new(lopdf::Dictionary::new(), content.into_bytes()));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        "Contents" => content_id,
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![Object::Reference(page)], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    support::text_pdf(&lines)
 }
 
 fn in_process(engine: &Engine, files: &[PathBuf], threads: usize) -> f64 {
@@ -137,28 +113,10 @@ struct ServiceRun {
     p99: f64,
 }
 
-fn unique(prefix: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
-    format!("{prefix}_{:016x}", h.finish())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) -> ServiceRun {
-    let base = "postgres://postgres@127.0.0.1:5432";
-    let name = unique("liasse_bench");
-    let admin = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("{base}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
-    let url = format!("{base}/{name}");
-    let prefix = unique("liasse-bench");
+    let db = support::TestDb::create().await;
+    let (name, url) = (db.name.clone(), db.url.clone());
+    let prefix = support::unique("liasse-bench");
     let drop = work.join(&name);
     std::fs::create_dir_all(&drop).unwrap();
     let cmd = |args: &[&str], port: Option<u16>| {
@@ -166,6 +124,7 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
         c.args(args)
             .env_remove("LIASSE_BENCH_N")
             .env("LIASSE_SERVICE__DATABASE_URL", &url)
+            .env("LIASSE_SERVICE__AMQP_URL", support::amqp_url())
             .env("LIASSE_SERVICE__QUEUE_PREFIX", &prefix)
             .env("LIASSE_SERVICE__CONCURRENCY", "1")
             .env("LIASSE_SERVICE__PREFETCH", "4")
@@ -179,7 +138,7 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
     // Workers first, ready (database and broker reachable) before the clock starts.
     let mut children: Vec<Child> = Vec::new();
     for _ in 0..workers {
-        let port = free_port();
+        let port = support::free_port();
         children.push(cmd(&["work"], Some(port)).spawn().unwrap());
         let t = Instant::now();
         loop {
@@ -239,8 +198,6 @@ async fn service(liasse: &Path, files: &[PathBuf], work: &Path, workers: usize) 
         let _ = b.delete_topology().await;
         b.close().await;
     }
-    let _ =
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await;
-    admin.close().await;
+    std::mem::drop(db);
     run
 }

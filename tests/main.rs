@@ -13,3 +13,4 @@ mod ocr;
 mod pdf;
 mod rows;
 mod service;
+mod support;

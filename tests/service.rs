@@ -2,75 +2,13 @@
 //! has its own database and its own queue prefix, so tests run in parallel.
 
 use sqlx::Row as _;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server every test database lives on (`SERVICE_TEST_PG`, default the local trust server).
-fn pg_base() -> String {
-    std::env::var("SERVICE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("SERVICE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// A name no other test (or run) uses.
-pub fn unique(prefix: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
-    h.write_u32(std::process::id());
-    format!("{prefix}_{:016x}", h.finish())
-}
-
-/// A database created for one test and dropped at the end.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn create() -> TestDb {
-        let name = unique("liasse_test");
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&format!("{}/postgres", pg_base()))
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
-        admin.close().await;
-        TestDb { url: format!("{}/{name}", pg_base()), name }
-    }
-
-    pub async fn pool(&self) -> PgPool {
-        PgPoolOptions::new().max_connections(8).connect(&self.url).await.unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Best effort, on a thread of its own (Drop may run inside a runtime).
-        let base = pg_base();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok(admin) =
-                    PgPoolOptions::new().max_connections(1).connect(&format!("{base}/postgres")).await
-                {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&admin)
-                    .await;
-                }
-            })
-        })
-        .join();
-    }
-}
+pub use crate::support::TestDb;
+use crate::support::{amqp_url, free_port, unique};
 
 /// The `liasse` command with the service configured for this database and queue prefix.
 pub fn liasse(db_url: &str, prefix: &str) -> Command {
@@ -262,35 +200,7 @@ async fn erp_feed_cursor_follows_commit_order() {
 
 /// A one-page text PDF whose text makes it unique.
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
-    use lopdf::{Document, Object, Stream, dictionary};
-    let mut doc = Document::with_version("1.7");
-    let pages_id = doc.new_object_id();
-    let font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
-    });
-    let mut content = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let y = 720 - 14 * i as i64;
-        content.push_str(&format!("BT /F1 11 Tf 72 {y} Td ({line}) Tj ET\n"));
-    }
-    let content_id = doc.add_object(Stream::new(lopdf::Dictionary::new(), content.into_bytes()));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
-        "Contents" => content_id,
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![Object::Reference(page)], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("saves");
-    out
+    crate::support::text_pdf(text.lines())
 }
 
 fn invoice_text(i: usize) -> String {
@@ -490,10 +400,6 @@ async fn check_exactly_once(pool: &PgPool) -> (i64, i64) {
     .await
     .unwrap();
     (r.get(0), r.get(1))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn http_get(port: u16, path: &str) -> (u16, String) {
