@@ -215,38 +215,95 @@ fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
     Some((v.0, v.1, skip))
 }
 
+/// Read a value of `kind` after a label: on the rest of the line (past a parenthesised remark,
+/// "Rechnungssumme Netto (excl. USt.) 473,00"), else at the start of the next non-empty line of
+/// the page (labels above their values, in tables and in text layers that break lines).
+/// (value, page, start, end) of what was read.
+fn value_after(
+    kind: ValueKind,
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+    from: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
+    let mut rest = &l.text[from..];
+    let mut at = from;
+    if let Some((v, len, skip)) = read_value(kind, rest) {
+        return Some((v, l.page, l.start + at + skip, l.start + at + skip + len));
+    }
+    let t = rest.trim_start();
+    if t.starts_with('(')
+        && let Some(close) = t.find(')')
+        && has_letters(&t[..close], 3)
+    {
+        let cut = rest.len() - t.len() + close + 1;
+        at += cut;
+        rest = &rest[cut..];
+        let r = rest.trim_start_matches([' ', ':']);
+        at += rest.len() - r.len();
+        rest = r;
+        if let Some((v, len, skip)) = read_value(kind, rest) {
+            return Some((v, l.page, l.start + at + skip, l.start + at + skip + len));
+        }
+    }
+    // The next non-empty line (within two) of the same page, for values that do not follow their
+    // label on its line (a column header above its value). Free text and amounts only under a
+    // label alone on its line (an amount column header sits above every row's amount).
+    if matches!(kind, ValueKind::Text | ValueKind::Amount)
+        && !(rest.trim().is_empty() && l.text[..label_start].trim().is_empty())
+    {
+        return None;
+    }
+    let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
+    if next.page != l.page {
+        return None;
+    }
+    let (v, len, skip) = read_value(kind, next.text)?;
+    if kind == ValueKind::Text {
+        return Some((v, next.page, next.start + skip, next.start + skip + len));
+    }
+    // A value below must stand apart: what follows it on its line is not glued to it.
+    let after = &next.text[skip + len..];
+    if after.starts_with(|c: char| c.is_alphanumeric()) {
+        return None;
+    }
+    Some((v, next.page, next.start + skip, next.start + skip + len))
+}
+
+/// A value printed before its label, the label ending the line ("993548900Factuurnummer:"): the
+/// text before the label must be exactly one value.
+fn value_before(kind: ValueKind, l: &TextLine, label_start: usize) -> Option<(Value, u32, usize, usize)> {
+    if kind == ValueKind::Text {
+        return None;
+    }
+    let before = &l.text[..label_start];
+    let t = before.trim_end();
+    let lead = t.len() - t.trim_start().len();
+    let t = t.trim_start();
+    let (v, len, skip) = read_value(kind, t)?;
+    if skip + len != t.len() {
+        return None;
+    }
+    Some((v, l.page, l.start + lead + skip, l.start + lead + skip + len))
+}
+
 /// Every candidate of a field rule, in label priority then document order.
 fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
     let mut per_label = Vec::new();
     for (id, re) in &rule.labels {
+        let before = rule.labels_after_value.iter().find(|(b, _)| b == id).map(|(_, re)| re);
         let mut found = Vec::new();
         for (i, l) in lines.iter().enumerate() {
-            for m in re.find_iter(l.text) {
-                let rest = &l.text[m.end()..];
-                let (value, len, skip, page, start) = match read_value(rule.kind, rest) {
-                    Some((v, len, skip)) => (v, len, skip, l.page, l.start + m.end()),
-                    None if rest.trim().is_empty() && rule.kind == ValueKind::Text => {
-                        // The value on the next non-empty line.
-                        let Some(next) = lines[i + 1..].iter().take(2).find(|n| !n.text.trim().is_empty())
-                        else {
-                            continue;
-                        };
-                        match read_value(rule.kind, next.text) {
-                            Some((v, len, skip)) => (v, len, skip, next.page, next.start),
-                            None => continue,
-                        }
-                    }
-                    None => continue,
-                };
-                found.push(Candidate {
-                    value,
-                    page,
-                    start: start + skip,
-                    end: start + skip + len,
-                    rule: id.clone(),
-                    line_index: i,
-                });
-                break;
+            let mut hit = re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
+            if hit.is_none()
+                && let Some(b) = before
+                && let Some(m) = b.find(l.text)
+            {
+                hit = value_before(rule.kind, l, m.start());
+            }
+            if let Some((value, page, start, end)) = hit {
+                found.push(Candidate { value, page, start, end, rule: id.clone(), line_index: i });
             }
         }
         per_label.push(found);
