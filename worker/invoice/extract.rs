@@ -424,6 +424,104 @@ fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) 
     })
 }
 
+/// A line that may be a party's name: letters, no label, no identifier ahead of the letters.
+fn name_like(rules: &InvoiceRules, t: &str) -> bool {
+    let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
+    letters >= 2
+        && digits * 2 < letters
+        && t.len() <= 80
+        && !t.contains(':')
+        && !CONTACT_LINE.is_match(t)
+        && !PAGE_LINE.is_match(t)
+        && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
+}
+
+/// A name as grounded text: the trimmed part `[from, to)` of a line.
+fn name_at(doc: &Document, l: &TextLine, from: usize, to: usize, rule: &str, conf: f32) -> Option<Grounded<String>> {
+    let raw = &l.text[from..to];
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let start = from + (raw.len() - raw.trim_start().len());
+    grounded(
+        t.to_string(),
+        evidence(doc, l.page, l.start + start, l.start + start + t.len(), Method::Layout { rule: rule.into() }, conf),
+    )
+}
+
+/// The seller's section ("Verkäufer", "Seller", "Fournisseur" alone on a line): the name after a
+/// name label inside it, else its first line that looks like a name. (name, its line index)
+fn supplier_from_section(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    let labels = rules.supplier_labels.as_ref()?;
+    let start = lines.iter().enumerate().position(|(i, l)| !in_block(i) && labels.is_match(l.text))?;
+    let page = lines[start].page;
+    let section: Vec<usize> = (start + 1..lines.len())
+        .take_while(|&j| lines[j].page == page && !rules.customer_labels.is_match(lines[j].text))
+        .filter(|&j| !lines[j].text.trim().is_empty())
+        .take(rules.block_max_lines)
+        .collect();
+    if let Some(names) = &rules.name_labels {
+        for &j in &section {
+            let l = &lines[j];
+            if let Some(m) = names.find(l.text)
+                && has_letters(&l.text[m.end()..], 2)
+            {
+                return name_at(doc, l, m.end(), l.text.len(), "supplier_name.section_name_label", 0.9)
+                    .map(|g| (g, j));
+            }
+        }
+    }
+    let j = section.into_iter().find(|&j| name_like(rules, lines[j].text.trim()))?;
+    let l = &lines[j];
+    name_at(doc, l, 0, l.text.len(), "supplier_name.section", 0.85).map(|g| (g, j))
+}
+
+static SENDER_SEPARATOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\s*[●•·|]\s*|\s+[-–—]\s+").expect("sender separator"));
+
+/// The sender line above the customer's address ("Bei Spiel GmbH ● Ecke 12 ● 12345 Stadthausen",
+/// "QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen"): its first part.
+fn supplier_from_sender_line(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
+        let parts: Vec<regex::Match> = SENDER_SEPARATOR.find_iter(l.text).collect();
+        if parts.len() < 2 {
+            return None;
+        }
+        let first_end = parts[0].start();
+        let first = l.text[..first_end].trim();
+        let rest = &l.text[parts[0].end()..];
+        if !name_like(rules, first)
+            || first.len() > 60
+            || !rest.chars().any(|c| c.is_ascii_digit())
+            || rest.contains(':')
+            || LEGAL_FOOTER.is_match(l.text)
+            || rules.invoice_titles.is_match(first)
+        {
+            return None;
+        }
+        name_at(doc, l, 0, first_end, "supplier_name.sender_line", 0.85).map(|g| (g, i))
+    })
+}
+
+/// Does a line carry an invoice number or date label (a header line, not a name)?
+fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
+    [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
+        rules.field(f).is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
+    })
+}
+
 fn supplier_name_and_address(
     doc: &Document,
     rules: &InvoiceRules,
@@ -431,12 +529,15 @@ fn supplier_name_and_address(
     block: Option<(usize, usize)>,
 ) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
     let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
+    let section = supplier_from_section(doc, rules, lines, &in_block);
     // The first line with letters on page 1 that is not a title, a label or a page number.
     let first = lines.iter().enumerate().find(|(i, l)| {
         let t = l.text.trim();
         l.page == 1
             && !in_block(*i)
             && has_letters(t, 2)
+            && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
+            && !has_header_label(rules, t)
             && t.len() <= 80
             && !rules.invoice_titles.is_match(t)
             && !rules.credit_note_titles.is_match(t)
@@ -518,6 +619,20 @@ fn supplier_name_and_address(
             )
         }
         (None, None) => None,
+    };
+    // The seller's section wins; then the header name the legal footer confirms; then the sender
+    // line above the customer's address; then the footer or the first line.
+    let agreed = name.as_ref().is_some_and(|g| {
+        matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.header_and_footer")
+    });
+    let explicit = match section {
+        Some(s) => Some(s),
+        None if agreed => None,
+        None => supplier_from_sender_line(doc, rules, lines, &in_block),
+    };
+    let (name, first) = match explicit {
+        Some((g, i)) => (Some(g), Some((i, &lines[i]))),
+        None => (name, first),
     };
     // The address: the lines under the header name, up to the contact lines.
     let address = first.and_then(|(i, _)| {
@@ -1085,6 +1200,9 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         }
     }
     if inv.currency.is_none() {
+        inv.currency = currency_by_label_or_code(doc, rules, &lines);
+    }
+    if inv.currency.is_none() {
         // Any amount with a symbol.
         inv.currency = lines.iter().find_map(|l| {
             let (a, at) = find_amount(l.text, DecimalHint::Auto)?;
@@ -1108,6 +1226,35 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         sign_credit_note(&mut inv);
     }
     inv
+}
+
+/// ISO 4217 codes of the currencies an invoice is likely to be in.
+static CURRENCY_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(EUR|USD|GBP|CHF|JPY|CNY|INR|PLN|CZK|HUF|RON|BGN|SEK|NOK|DKK|ISK|CAD|AUD|NZD|TRY|RUB|UAH|BRL|MXN|ZAR|SGD|HKD|KRW|AED|SAR|MAD|TND|XOF|XAF)\b")
+        .expect("currency codes")
+});
+
+/// The currency after a currency label ("Währung: EUR", "Devise : EUR"), else the first ISO 4217
+/// code printed next to an amount or alone ("Beträge in EUR", "Total EUR 49,99").
+fn currency_by_label_or_code(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Option<Grounded<String>> {
+    let at = |l: &TextLine, m: regex::Match, rule: &str, conf: f32| {
+        grounded(
+            m.as_str().to_string(),
+            evidence(doc, l.page, l.start + m.start(), l.start + m.end(), Method::Pattern { rule: rule.into() }, conf),
+        )
+    };
+    if let Some(labels) = &rules.currency_labels {
+        for l in lines {
+            if let Some(lm) = labels.find(l.text)
+                && let Some(m) = CURRENCY_CODE.find(&l.text[lm.end()..])
+                && m.start() == 0
+            {
+                let m = CURRENCY_CODE.find_at(l.text, lm.end())?;
+                return at(l, m, "currency.label", 0.9);
+            }
+        }
+    }
+    lines.iter().find_map(|l| CURRENCY_CODE.find(l.text).and_then(|m| at(l, m, "currency.code", 0.7)))
 }
 
 fn derived(value: Decimal, from: &[&Grounded<Decimal>], rule: &str) -> Grounded<Decimal> {
