@@ -97,6 +97,7 @@ struct Candidate {
 
 static ID_TOKEN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]{0,38}[A-Za-z0-9]|^[0-9]").expect("id regex"));
+static GLUED_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d\p{L}{4,}$").expect("glued regex"));
 static SIREN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3})\b").expect("siren"));
 static SIRET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3}) ?(\d{5})\b").expect("siret"));
@@ -248,11 +249,17 @@ fn value_after(
         }
     }
     // The next non-empty line (within two) of the same page, for values that do not follow their
-    // label on its line (a column header above its value). Free text and amounts only under a
-    // label alone on its line (an amount column header sits above every row's amount).
-    if matches!(kind, ValueKind::Text | ValueKind::Amount)
-        && !(rest.trim().is_empty() && l.text[..label_start].trim().is_empty())
-    {
+    // label on its line: under a label ending its line (a column header above its value; a date
+    // also under a label followed by other text). Free text and amounts only under a label alone
+    // on its line (an amount column header sits above every row's amount).
+    let ends_line = rest.trim().is_empty();
+    let alone = ends_line && l.text[..label_start].trim().is_empty();
+    let ok = match kind {
+        ValueKind::Text | ValueKind::Amount => alone,
+        ValueKind::Date => true,
+        _ => ends_line,
+    };
+    if !ok {
         return None;
     }
     let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
@@ -263,9 +270,10 @@ fn value_after(
     if kind == ValueKind::Text {
         return Some((v, next.page, next.start + skip, next.start + skip + len));
     }
-    // A value below must stand apart: what follows it on its line is not glued to it.
+    // A value below must stand apart: what follows it on its line is not glued to it, and an
+    // identifier is not a number glued to the next label ("6669263Klantnummer").
     let after = &next.text[skip + len..];
-    if after.starts_with(|c: char| c.is_alphanumeric()) {
+    if after.starts_with(|c: char| c.is_alphanumeric()) || GLUED_LABEL.is_match(&next.text[skip..skip + len]) {
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
