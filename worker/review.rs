@@ -81,3 +81,65 @@ pub fn verdict(o: &Outcome, cfg: &ReviewConfig) -> Option<Verdict> {
     }
     Some(if why.is_empty() { Verdict::Approve(ok) } else { Verdict::Review(why) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outcomes the pipeline gives for a fixture (its golden file).
+    fn golden(rel: &str) -> Outcome {
+        let path = format!("{}/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"));
+        let v: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut first = v.into_iter().next().unwrap();
+        // Golden files leave the versions out.
+        first["versions"] = serde_json::json!({"liasse": "test", "ocr": "test"});
+        serde_json::from_value(first).unwrap()
+    }
+
+    fn on() -> ReviewConfig {
+        ReviewConfig { auto_approve: true, ..ReviewConfig::default() }
+    }
+
+    #[test]
+    fn only_a_confident_clean_result_passes() {
+        let invoice = golden("text/invoice_en.expected.json");
+        // Off: nothing is decided.
+        assert_eq!(verdict(&invoice, &ReviewConfig::default()), None);
+        // `supplier.new` (weight 0.2) is above information by default.
+        let Some(Verdict::Review(why)) = verdict(&invoice, &on()) else { panic!("review") };
+        assert!(why.iter().any(|w| w.contains("supplier.new")), "{why:?}");
+        // Accepting that weight, the confident invoice (0.94, risk 0.10, pass) is approved.
+        let lenient = ReviewConfig { max_flag_weight: 0.2, ..on() };
+        assert!(matches!(verdict(&invoice, &lenient), Some(Verdict::Approve(_))));
+        // Low classifier confidence never passes silently.
+        let mut unsure = invoice.clone();
+        if let Some(c) = unsure.classification.as_mut() {
+            c.confidence = 0.5;
+        }
+        let Some(Verdict::Review(why)) = verdict(&unsure, &lenient) else { panic!("review") };
+        assert!(why.iter().any(|w| w.contains("confidence")), "{why:?}");
+        // Nor does a high risk.
+        let mut risky = invoice.clone();
+        if let Some(a) = risky.invoice.as_mut() {
+            a.invoices[0].risk.score = 0.8;
+        }
+        assert!(matches!(verdict(&risky, &lenient), Some(Verdict::Review(_))));
+        // A contract with risky clauses and playbook deviations goes to review; one without passes.
+        let risky_contract = golden("text/contrat_prestation_fr.expected.json");
+        let Some(Verdict::Review(why)) = verdict(&risky_contract, &on()) else { panic!("review") };
+        assert!(why.iter().any(|w| w.contains("risky clause")) && why.iter().any(|w| w.contains("playbook")));
+        // An NDA under English law deviates from the playbook (French law and courts).
+        let nda = golden("text/nda_en.expected.json");
+        let Some(Verdict::Review(why)) = verdict(&nda, &on()) else { panic!("review") };
+        assert_eq!(why, ["2 playbook deviation(s)"]);
+        let amendment = golden("text/avenant_fr.expected.json");
+        assert!(matches!(verdict(&amendment, &on()), Some(Verdict::Approve(_))));
+        // Without classification (classifier off), a person decides.
+        let mut unclassified = amendment.clone();
+        unclassified.classification = None;
+        assert!(matches!(verdict(&unclassified, &on()), Some(Verdict::Review(_))));
+        // A failed outcome is not decided here.
+        let failed = golden("broken/vide.expected.json");
+        assert_eq!(verdict(&failed, &on()), None);
+    }
+}

@@ -206,6 +206,7 @@ async fn login_page(State(app): State<WebApp>) -> Response {
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
     csrf: String,
     login: String,
     password: String,
@@ -264,6 +265,7 @@ async fn login(
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -436,7 +438,9 @@ async fn page_image(
 
 #[derive(Deserialize)]
 struct DecideForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     action: String,
     #[serde(default)]
     field: Option<String>,

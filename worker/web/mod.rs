@@ -64,7 +64,9 @@ async fn security_headers(
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts,
+    // and the desk checks that a form's Origin is its own.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     // no-store unless the handler chose (page images and the stylesheet: private caching).
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     h.insert(

@@ -387,7 +387,7 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                         @let here: Vec<&Mark> = marks.iter().filter(|m| m.page == pg.number).collect();
                         figure.page id={ "page-" (pg.number) } {
                             div.sheet {
-                                img src={ "/desk/doc/" (d.content_hash) "/page/" (pg.number) } alt={ "Page " (pg.number) } loading="lazy";
+                                img src={ "/desk/doc/" (d.content_hash) "/page/" (pg.number) } alt={ "Page " (pg.number) };
                                 @if let Some((w, h)) = pg.image_size {
                                     svg.overlay viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
                                         @for m in here.iter().filter(|m| m.bbox.is_some()) {
