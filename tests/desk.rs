@@ -50,15 +50,27 @@ async fn process(store: &Store, rel: &str) -> String {
     let hash = hex::encode(sha2::Sha256::digest(&bytes));
     let name = rel.rsplit('/').next().unwrap();
     let received = store
-        .receive(&Receipt { bytes: &bytes, content_hash: &hash, name, path: None, channel: "submit", receipt_key: None })
+        .receive(&Receipt {
+            bytes: &bytes,
+            content_hash: &hash,
+            name,
+            path: None,
+            channel: "submit",
+            receipt_key: None,
+        })
         .await
         .unwrap();
     let job = received.job_to_publish.unwrap();
-    let Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap() else { panic!("runs") };
-    let outcomes = tokio::task::spawn_blocking(move || process_one(engine(), Input::file(bytes, &name, path)))
-        .await
-        .unwrap();
-    let Written::Now(_) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap() else { panic!("written") };
+    let Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap() else {
+        panic!("runs")
+    };
+    let outcomes =
+        tokio::task::spawn_blocking(move || process_one(engine(), Input::file(bytes, &name, path)))
+            .await
+            .unwrap();
+    let Written::Now(_) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap() else {
+        panic!("written")
+    };
     hash
 }
 
@@ -70,7 +82,9 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    (b as char).to_string()
+                }
                 b' ' => "+".into(),
                 _ => format!("%{b:02X}"),
             })
@@ -115,7 +129,9 @@ async fn call(
         b = b.header(*k, *v);
     }
     let req = match form {
-        Some(f) => b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(f)).unwrap(),
+        Some(f) => {
+            b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(f)).unwrap()
+        }
         None => b.body(Body::empty()).unwrap(),
     };
     let res = app.clone().oneshot(req).await.unwrap();
@@ -191,9 +207,14 @@ async fn desk_sign_in_sessions_and_csrf() {
     assert_eq!(n, 0);
     // Without the pre-session cookie, or with another token, or from another site: 403.
     assert_eq!(try_login("ap1", PASSWORD, None, csrf.clone()).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(try_login("ap1", PASSWORD, Some(pre.clone()), "0".repeat(64)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        try_login("ap1", PASSWORD, Some(pre.clone()), "0".repeat(64)).await.status,
+        StatusCode::FORBIDDEN
+    );
     let form = form_encode(&[("csrf", &csrf), ("login", "ap1"), ("password", PASSWORD)]);
-    let foreign = call(&e.app, "POST", "/desk/login", Some(&pre), Some(form), &[("origin", "https://evil.example")]).await;
+    let foreign =
+        call(&e.app, "POST", "/desk/login", Some(&pre), Some(form), &[("origin", "https://evil.example")])
+            .await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN);
     // The right password: a session cookie (HttpOnly, SameSite=Strict, not Secure on this plain
     // HTTP test config), of which only the hash is stored.
@@ -201,17 +222,22 @@ async fn desk_sign_in_sessions_and_csrf() {
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     assert_eq!(ok.location(), "/desk/queue");
     let set = ok.cookie(desk::SESSION_COOKIE).unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/desk"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/desk"),
+        "{set}"
+    );
     assert!(set.contains(&format!("Max-Age={}", 12 * 3600)) && !set.contains("Secure"), "{set}");
     let token = set.split(';').next().unwrap().strip_prefix("liasse_session=").unwrap().to_string();
-    let stored: Vec<u8> = sqlx::query("SELECT token_hash FROM sessions").fetch_one(&e.pool).await.unwrap().get(0);
+    let stored: Vec<u8> =
+        sqlx::query("SELECT token_hash FROM sessions").fetch_one(&e.pool).await.unwrap().get(0);
     assert_eq!(stored, auth::sha256(&token).to_vec());
-    let plain: i64 = sqlx::query("SELECT count(*) FROM sessions WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'")
-        .bind(&token)
-        .fetch_one(&e.pool)
-        .await
-        .unwrap()
-        .get(0);
+    let plain: i64 =
+        sqlx::query("SELECT count(*) FROM sessions WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'")
+            .bind(&token)
+            .fetch_one(&e.pool)
+            .await
+            .unwrap()
+            .get(0);
     assert_eq!(plain, 0);
     let cookie = format!("liasse_session={token}");
     let queue = call(&e.app, "GET", "/desk/queue", Some(&cookie), None, &[]).await;
@@ -219,9 +245,18 @@ async fn desk_sign_in_sessions_and_csrf() {
     assert!(queue.body.contains("ap1") && queue.body.contains("Accounts payable"));
     let session_csrf = csrf_in(&queue.body);
     // Sign-out needs the session's token; then the session is gone.
-    let bad = call(&e.app, "POST", "/desk/logout", Some(&cookie), Some(form_encode(&[("csrf", "x")])), &[]).await;
+    let bad =
+        call(&e.app, "POST", "/desk/logout", Some(&cookie), Some(form_encode(&[("csrf", "x")])), &[]).await;
     assert_eq!(bad.status, StatusCode::FORBIDDEN);
-    let out = call(&e.app, "POST", "/desk/logout", Some(&cookie), Some(form_encode(&[("csrf", &session_csrf)])), &[]).await;
+    let out = call(
+        &e.app,
+        "POST",
+        "/desk/logout",
+        Some(&cookie),
+        Some(form_encode(&[("csrf", &session_csrf)])),
+        &[],
+    )
+    .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(out.cookie(desk::SESSION_COOKIE).unwrap().contains("Max-Age=0"));
     let after = call(&e.app, "GET", "/desk/queue", Some(&cookie), None, &[]).await;
@@ -245,7 +280,8 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
     }
     let invoice = process(&e.store, "text/facture_fr_2pages.pdf").await;
     let contract = process(&e.store, "text/contrat_prestation_fr.pdf").await;
-    let seller = e.store.document_view(&invoice).await.unwrap().unwrap().field("seller_name").unwrap().to_string();
+    let seller =
+        e.store.document_view(&invoice).await.unwrap().unwrap().field("seller_name").unwrap().to_string();
     let ap = sign_in(&e.app, "ap1").await;
     let law = sign_in(&e.app, "law1").await;
     let adm = sign_in(&e.app, "adm1").await;
@@ -260,7 +296,11 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
             for cookie in [None, Some("liasse_session=lss_made_up")] {
                 let r = call(&e.app, method, &uri, cookie, form.clone(), &[]).await;
                 if method == "GET" {
-                    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/desk/login"), "{method} {uri}");
+                    assert_eq!(
+                        (r.status, r.location()),
+                        (StatusCode::SEE_OTHER, "/desk/login"),
+                        "{method} {uri}"
+                    );
                 } else {
                     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
                     calm(&r, &[&seller]);
@@ -272,13 +312,29 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
             "role of the document's kind" => {
                 // The lawyer is told the invoice does not exist (no existence leak)…
                 let csrf = law.csrf.clone();
-                let r = call(&e.app, method, &uri, Some(&law.cookie), (method == "POST").then(|| decide_form(&csrf)), &[]).await;
+                let r = call(
+                    &e.app,
+                    method,
+                    &uri,
+                    Some(&law.cookie),
+                    (method == "POST").then(|| decide_form(&csrf)),
+                    &[],
+                )
+                .await;
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {uri}");
                 calm(&r, &[&seller, "facture_fr_2pages"]);
                 // …and the accounts-payable clerk the same of the contract.
                 let uri_c = path(route, &contract);
                 let csrf = ap.csrf.clone();
-                let r = call(&e.app, method, &uri_c, Some(&ap.cookie), (method == "POST").then(|| decide_form(&csrf)), &[]).await;
+                let r = call(
+                    &e.app,
+                    method,
+                    &uri_c,
+                    Some(&ap.cookie),
+                    (method == "POST").then(|| decide_form(&csrf)),
+                    &[],
+                )
+                .await;
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {uri_c}");
             }
             "admin" => {
@@ -298,9 +354,25 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {uri}");
             let r = call(&e.app, method, &uri, Some(&ap.cookie), Some(decide_form(&law.csrf)), &[]).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {uri}: another session's token");
-            let r = call(&e.app, method, &uri, Some(&ap.cookie), Some(decide_form(&ap.csrf)), &[("origin", "http://evil.example")]).await;
+            let r = call(
+                &e.app,
+                method,
+                &uri,
+                Some(&ap.cookie),
+                Some(decide_form(&ap.csrf)),
+                &[("origin", "http://evil.example")],
+            )
+            .await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {uri}");
-            let r = call(&e.app, method, &uri, Some(&ap.cookie), Some(decide_form(&ap.csrf)), &[("sec-fetch-site", "cross-site")]).await;
+            let r = call(
+                &e.app,
+                method,
+                &uri,
+                Some(&ap.cookie),
+                Some(decide_form(&ap.csrf)),
+                &[("sec-fetch-site", "cross-site")],
+            )
+            .await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {uri}");
             let big = "x".repeat(desk::MAX_FORM_BYTES + 1);
             let huge = form_encode(&[("csrf", &ap.csrf), ("action", "approve"), ("comment", &big)]);
@@ -316,7 +388,11 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
         .unwrap()
         .get(0);
     assert_eq!(status, "processed", "no refused request decided anything");
-    let audits: i64 = sqlx::query("SELECT count(*) FROM audit_log WHERE actor_kind = 'user'").fetch_one(&e.pool).await.unwrap().get(0);
+    let audits: i64 = sqlx::query("SELECT count(*) FROM audit_log WHERE actor_kind = 'user'")
+        .fetch_one(&e.pool)
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(audits, 0);
 
     // The queue by role: the clerk sees the invoice only, the lawyer the contract only; a filter
@@ -325,8 +401,14 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
     assert!(q.body.contains(&invoice) && !q.body.contains(&contract));
     let q = call(&e.app, "GET", "/desk/queue", Some(&law.cookie), None, &[]).await;
     assert!(q.body.contains(&contract) && !q.body.contains(&invoice));
-    assert_eq!(call(&e.app, "GET", "/desk/queue?kind=invoice", Some(&law.cookie), None, &[]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(call(&e.app, "GET", "/desk/queue?kind=contract", Some(&ap.cookie), None, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&e.app, "GET", "/desk/queue?kind=invoice", Some(&law.cookie), None, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&e.app, "GET", "/desk/queue?kind=contract", Some(&ap.cookie), None, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
     let q = call(&e.app, "GET", "/desk/queue", Some(&adm.cookie), None, &[]).await;
     let (ci, ii) = (q.body.find(&contract).unwrap(), q.body.find(&invoice).unwrap());
     assert!(ci < ii, "the contract (high-risk clauses) comes before the invoice");
@@ -336,7 +418,15 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
     assert!(q.body.contains("queue-empty"));
     let q = call(&e.app, "GET", "/desk/queue?q=contrat_prestation", Some(&adm.cookie), None, &[]).await;
     assert!(q.body.contains(&contract) && !q.body.contains(&invoice));
-    let q = call(&e.app, "GET", &format!("/desk/queue?q={}", form_encode(&[("x", &seller)]).trim_start_matches("x=")), Some(&adm.cookie), None, &[]).await;
+    let q = call(
+        &e.app,
+        "GET",
+        &format!("/desk/queue?q={}", form_encode(&[("x", &seller)]).trim_start_matches("x=")),
+        Some(&adm.cookie),
+        None,
+        &[],
+    )
+    .await;
     assert!(q.body.contains(&invoice) && !q.body.contains(&contract), "search in extracted values");
     let q = call(&e.app, "GET", "/desk/queue?q=%25", Some(&adm.cookie), None, &[]).await;
     assert!(q.body.contains("queue-empty"), "% is literal");
@@ -351,11 +441,21 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
     // The document pages: evidence, flags, clauses, playbook, history; the page image.
     let d = call(&e.app, "GET", &format!("/desk/doc/{contract}"), Some(&law.cookie), None, &[]).await;
     assert_eq!(d.status, StatusCode::OK);
-    for part in ["id=\"flags\"", "id=\"clauses\"", "id=\"playbook\"", "deviating", "id=\"history\"", "<mark class=\"clause\"", "dismiss-1"] {
+    for part in [
+        "id=\"flags\"",
+        "id=\"clauses\"",
+        "id=\"playbook\"",
+        "deviating",
+        "id=\"history\"",
+        "<mark class=\"clause\"",
+        "dismiss-1",
+    ] {
         assert!(d.body.contains(part), "{part} in the contract page");
     }
     let d = call(&e.app, "GET", &format!("/desk/doc/{invoice}"), Some(&ap.cookie), None, &[]).await;
-    for part in ["id=\"fields\"", "id=\"flags\"", "<mark class=\"field\"", "correct-invoice_number", "approve-form"] {
+    for part in
+        ["id=\"fields\"", "id=\"flags\"", "<mark class=\"field\"", "correct-invoice_number", "approve-form"]
+    {
         assert!(d.body.contains(part), "{part} in the invoice page");
     }
     let img = call(&e.app, "GET", &format!("/desk/doc/{invoice}/page/2"), Some(&ap.cookie), None, &[]).await;
@@ -381,18 +481,50 @@ async fn desk_every_route_checks_session_role_csrf_and_size() {
         form_encode(&f)
     };
     let uri = format!("/desk/doc/{invoice}/decide");
-    let r = call(&e.app, "POST", &uri, Some(&ap.cookie), Some(decide(&ap.csrf, &[("action", "approve"), ("comment", " ")])), &[]).await;
+    let r = call(
+        &e.app,
+        "POST",
+        &uri,
+        Some(&ap.cookie),
+        Some(decide(&ap.csrf, &[("action", "approve"), ("comment", " ")])),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = call(&e.app, "POST", &uri, Some(&ap.cookie), Some(decide(&ap.csrf, &[("action", "dismiss"), ("flag", "999999"), ("comment", "x")])), &[]).await;
+    let r = call(
+        &e.app,
+        "POST",
+        &uri,
+        Some(&ap.cookie),
+        Some(decide(&ap.csrf, &[("action", "dismiss"), ("flag", "999999"), ("comment", "x")])),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     calm(&r, &[&seller]);
-    let r = call(&e.app, "POST", &uri, Some(&ap.cookie), Some(decide(&ap.csrf, &[("action", "correct"), ("field", "seller_name"), ("value", "Dupont SARL"), ("comment", "typo")])), &[]).await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, format!("/desk/doc/{invoice}?done=correct").as_str()));
-    let row = sqlx::query("SELECT actor, details FROM audit_log WHERE content_hash = $1 AND action = 'correct_field'")
-        .bind(&invoice)
-        .fetch_one(&e.pool)
-        .await
-        .unwrap();
+    let r = call(
+        &e.app,
+        "POST",
+        &uri,
+        Some(&ap.cookie),
+        Some(decide(
+            &ap.csrf,
+            &[("action", "correct"), ("field", "seller_name"), ("value", "Dupont SARL"), ("comment", "typo")],
+        )),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, format!("/desk/doc/{invoice}?done=correct").as_str())
+    );
+    let row = sqlx::query(
+        "SELECT actor, details FROM audit_log WHERE content_hash = $1 AND action = 'correct_field'",
+    )
+    .bind(&invoice)
+    .fetch_one(&e.pool)
+    .await
+    .unwrap();
     let (actor, details): (String, Value) = (row.get(0), row.get(1));
     assert_eq!(actor, "ap1");
     assert_eq!(details["previous"], seller.as_str());
@@ -405,7 +537,12 @@ async fn desk_auto_approval_by_the_worker() {
     // Off (the default): results stay `processed`, nothing is released.
     let off = env().await;
     let h = process(&off.store, "text/invoice_en.pdf").await;
-    let st: String = sqlx::query("SELECT status FROM documents WHERE content_hash = $1").bind(&h).fetch_one(&off.pool).await.unwrap().get(0);
+    let st: String = sqlx::query("SELECT status FROM documents WHERE content_hash = $1")
+        .bind(&h)
+        .fetch_one(&off.pool)
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(st, "processed");
 
     // On, with the default limits: a new supplier (weight 0.2) is more than information, so the
@@ -479,10 +616,24 @@ async fn desk_auto_approval_by_the_worker() {
     let lenient = ReviewConfig { max_flag_weight: 0.2, ..on };
     let e2 = env_with(lenient, WebConfig::default()).await;
     let h = process(&e2.store, "text/invoice_en.pdf").await;
-    let st: String = sqlx::query("SELECT status FROM documents WHERE content_hash = $1").bind(&h).fetch_one(&e2.pool).await.unwrap().get(0);
+    let st: String = sqlx::query("SELECT status FROM documents WHERE content_hash = $1")
+        .bind(&h)
+        .fetch_one(&e2.pool)
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(st, "approved");
     // A person can still block it afterwards: a `changed` event follows.
-    let d = e2.store.decide(&h, &liasse::store::web::Actor::User("ap1".into()), &liasse::store::web::Decision::Block, Some("wrong supplier")).await.unwrap();
+    let d = e2
+        .store
+        .decide(
+            &h,
+            &liasse::store::web::Actor::User("ap1".into()),
+            &liasse::store::web::Decision::Block,
+            Some("wrong supplier"),
+        )
+        .await
+        .unwrap();
     assert!(matches!(d, Decided::Done { feed_seq: Some(_) }));
 }
 
@@ -535,14 +686,18 @@ mod browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1360,1000", "--lang=en-GB",
+                    "--disable-dev-shm-usage", "--window-size=1280,860", "--lang=en-GB",
                     format!("--user-data-dir={}", profile.display()),
                 ],
             },
         });
         let serde_json::Value::Object(caps) = caps else { unreachable!() };
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a browser session")
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .expect("a browser session")
     }
 
     /// Wait for an element (WebDriver polling, bounded).
@@ -559,13 +714,18 @@ mod browser {
 
     pub async fn wait_url(c: &Client, url: &str) {
         let u = url::Url::parse(url).unwrap();
-        c.wait().at_most(std::time::Duration::from_secs(30)).for_url(&u).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        c.wait()
+            .at_most(std::time::Duration::from_secs(30))
+            .for_url(&u)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 
     /// Wait until an image has loaded (bounded polling of its `complete` and `naturalWidth`).
     pub async fn image_loaded(c: &Client, css: &str) {
         el(c, css).await;
-        let probe = "const i = document.querySelector(arguments[0]); return i.complete ? i.naturalWidth : -1;";
+        let probe =
+            "const i = document.querySelector(arguments[0]); return i.complete ? i.naturalWidth : -1;";
         for _ in 0..600 {
             let width = c.execute(probe, vec![serde_json::json!(css)]).await.unwrap().as_i64().unwrap_or(-1);
             if width >= 0 {
@@ -613,6 +773,7 @@ async fn desk_in_headless_chromium() {
     user(&e.store, "law1", "lawyer").await;
     let invoice = process(&e.store, "text/facture_fr_2pages.pdf").await;
     let contract = process(&e.store, "text/contrat_prestation_fr.pdf").await;
+    let scan = process(&e.store, "scan/facture_fr_scan_p1.png").await;
     let before = e.store.document_view(&invoice).await.unwrap().unwrap();
     let old_number = before.field("invoice_number").expect("an invoice number").to_string();
     assert!(!before.flags.is_empty(), "the invoice is flagged");
@@ -646,14 +807,32 @@ async fn desk_in_headless_chromium() {
     shot(&c, "document.png").await;
     let doc_url = format!("{base}/desk/doc/{invoice}");
     el(&c, "tr[data-field=invoice_number] details summary").await.click().await.unwrap();
-    decide(&c, "#correct-invoice_number", &[("value", "FA-CORRIGE-1"), ("comment", "number misread")], &format!("{doc_url}?done=correct")).await;
+    decide(
+        &c,
+        "#correct-invoice_number",
+        &[("value", "FA-CORRIGE-1"), ("comment", "number misread")],
+        &format!("{doc_url}?done=correct"),
+    )
+    .await;
     let value = el(&c, "tr[data-field=invoice_number] .value").await.text().await.unwrap();
     assert_eq!(value, "FA-CORRIGE-1");
     let flag_id: i64 = el(&c, "#flag-1").await.attr("data-flag").await.unwrap().unwrap().parse().unwrap();
     decide(&c, "#dismiss-1", &[("comment", "known supplier")], &format!("{doc_url}?done=dismiss")).await;
-    decide(&c, "#approve-form", &[("comment", "checked against the order")], &format!("{doc_url}?done=approve")).await;
+    decide(
+        &c,
+        "#approve-form",
+        &[("comment", "checked against the order")],
+        &format!("{doc_url}?done=approve"),
+    )
+    .await;
     assert_eq!(el(&c, "#doc-status").await.text().await.unwrap(), "approved");
     assert!(el(&c, "#notice").await.text().await.unwrap().starts_with("Approved"));
+    // A scan: the OCR boxes of the evidence are drawn over the page image.
+    c.goto(&format!("{base}/desk/doc/{scan}")).await.unwrap();
+    image_loaded(&c, "#page-1 img").await;
+    let boxes = c.find_all(Locator::Css("#page-1 svg.overlay rect.field")).await.unwrap();
+    assert!(!boxes.is_empty(), "OCR evidence boxes over the scan");
+    shot(&c, "scan.png").await;
     el(&c, "#sign-out").await.click().await.unwrap();
     el(&c, "#login-form").await;
 
@@ -673,8 +852,20 @@ async fn desk_in_headless_chromium() {
     assert!(el(&c, "mark.clause").await.text().await.unwrap().len() > 3, "a risky clause is highlighted");
     shot(&c, "contract.png").await;
     let clause_flag: i64 = el(&c, "#flag-1").await.attr("data-flag").await.unwrap().unwrap().parse().unwrap();
-    decide(&c, "#dismiss-1", &[("comment", "accepted by legal for this client")], &format!("{contract_url}?done=dismiss")).await;
-    decide(&c, "#approve-form", &[("comment", "approved with the deviation noted")], &format!("{contract_url}?done=approve")).await;
+    decide(
+        &c,
+        "#dismiss-1",
+        &[("comment", "accepted by legal for this client")],
+        &format!("{contract_url}?done=dismiss"),
+    )
+    .await;
+    decide(
+        &c,
+        "#approve-form",
+        &[("comment", "approved with the deviation noted")],
+        &format!("{contract_url}?done=approve"),
+    )
+    .await;
     assert_eq!(el(&c, "#doc-status").await.text().await.unwrap(), "approved");
     c.close().await.unwrap();
     drop(driver);
@@ -711,7 +902,10 @@ async fn desk_in_headless_chromium() {
     .into_iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect();
-    assert_eq!(law, [("law1".to_string(), "dismiss_flag".to_string()), ("law1".to_string(), "approve".to_string())]);
+    assert_eq!(
+        law,
+        [("law1".to_string(), "dismiss_flag".to_string()), ("law1".to_string(), "approve".to_string())]
+    );
     let dismissed: i64 = sqlx::query("SELECT count(*) FROM flag_dismissals WHERE flag_id = ANY($1)")
         .bind(vec![flag_id, clause_flag])
         .fetch_one(&e.pool)
@@ -720,7 +914,12 @@ async fn desk_in_headless_chromium() {
         .get(0);
     assert_eq!(dismissed, 2);
     for h in [&invoice, &contract] {
-        let st: String = sqlx::query("SELECT status FROM documents WHERE content_hash = $1").bind(h).fetch_one(&e.pool).await.unwrap().get(0);
+        let st: String = sqlx::query("SELECT status FROM documents WHERE content_hash = $1")
+            .bind(h)
+            .fetch_one(&e.pool)
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(st, "approved");
     }
 
@@ -728,7 +927,11 @@ async fn desk_in_headless_chromium() {
     let token = auth::new_secret("lsk_");
     let scopes = vec!["read:invoices".to_string(), "read:contracts".to_string()];
     e.store.create_api_token("erp", &auth::sha256(&token), &scopes).await.unwrap();
-    let req = Request::builder().uri("/api/v1/feed").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let req = Request::builder()
+        .uri("/api/v1/feed")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
     let res = e.app.clone().oneshot(req).await.unwrap();
     let feed: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
     let items = feed["items"].as_array().unwrap();

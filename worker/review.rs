@@ -19,6 +19,16 @@ pub enum Verdict {
     Review(Vec<String>),
 }
 
+/// `x <= max`, false for NaN (an unknown score never passes).
+fn at_most(x: f32, max: f32) -> bool {
+    x <= max
+}
+
+/// `x >= min`, false for NaN.
+fn at_least(x: f32, min: f32) -> bool {
+    x >= min
+}
+
 /// The verdict on one outcome; `None` when automatic approval is off or the outcome failed.
 pub fn verdict(o: &Outcome, cfg: &ReviewConfig) -> Option<Verdict> {
     if !cfg.auto_approve || o.status != Status::Processed || o.document.is_none() {
@@ -32,7 +42,7 @@ pub fn verdict(o: &Outcome, cfg: &ReviewConfig) -> Option<Verdict> {
             if c.review {
                 why.push("the classifier is below its threshold".to_string());
             }
-            if !(c.confidence >= cfg.min_classifier_confidence) {
+            if !at_least(c.confidence, cfg.min_classifier_confidence) {
                 why.push(format!(
                     "classifier confidence {:.2} below {:.2}",
                     c.confidence, cfg.min_classifier_confidence
@@ -49,14 +59,14 @@ pub fn verdict(o: &Outcome, cfg: &ReviewConfig) -> Option<Verdict> {
                 if inv.risk.decision != Decision::Pass {
                     why.push(format!("invoice {n}: risk decision is not pass"));
                 }
-                if !(inv.risk.score <= cfg.max_invoice_risk) {
+                if !at_most(inv.risk.score, cfg.max_invoice_risk) {
                     why.push(format!(
                         "invoice {n}: risk {:.2} above {:.2}",
                         inv.risk.score, cfg.max_invoice_risk
                     ));
                 }
                 for f in inv.flags.iter().chain(&inv.extracted.flags) {
-                    if !(f.weight <= cfg.max_flag_weight) {
+                    if !at_most(f.weight, cfg.max_flag_weight) {
                         why.push(format!("invoice {n}: flag {} (weight {:.2})", f.rule, f.weight));
                     }
                 }
@@ -89,7 +99,8 @@ mod tests {
     /// The outcomes the pipeline gives for a fixture (its golden file).
     fn golden(rel: &str) -> Outcome {
         let path = format!("{}/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"));
-        let v: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut first = v.into_iter().next().unwrap();
         // Golden files leave the versions out.
         first["versions"] = serde_json::json!({"liasse": "test", "ocr": "test"});

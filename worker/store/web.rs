@@ -658,7 +658,10 @@ impl Store {
         let rows = sqlx::query("SELECT id, login, role, disabled_at IS NOT NULL FROM users ORDER BY login")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|r| (User { id: r.get(0), login: r.get(1), role: r.get(2) }, r.get(3))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (User { id: r.get(0), login: r.get(1), role: r.get(2) }, r.get(3)))
+            .collect())
     }
 
     /// The audit log of one document, oldest first.
@@ -958,12 +961,14 @@ pub(super) async fn apply_verdict(
         Verdict::Review(r) => ("review", "to_review", r, false),
     };
     let reason = reasons.join("; ");
-    sqlx::query("UPDATE documents SET status = $2, status_reason = $3, updated_at = now() WHERE content_hash = $1")
-        .bind(hash)
-        .bind(status)
-        .bind(&reason)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE documents SET status = $2, status_reason = $3, updated_at = now() WHERE content_hash = $1",
+    )
+    .bind(hash)
+    .bind(status)
+    .bind(&reason)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(
         "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
          VALUES ($1, 'processed', $2, $3, $4)",

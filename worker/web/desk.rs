@@ -70,7 +70,9 @@ pub fn routes() -> Router<WebApp> {
 #[derive(Debug)]
 pub enum DeskError {
     /// No session: 303 to the sign-in page (GET) or 401.
-    SignIn { get: bool },
+    SignIn {
+        get: bool,
+    },
     Forbidden(&'static str),
     NotFound,
     BadRequest(&'static str),
@@ -144,8 +146,7 @@ fn same_origin(headers: &HeaderMap) -> Result<(), DeskError> {
     let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let origin = origin.to_str().unwrap_or("");
-    let ok = !host.is_empty()
-        && (origin == format!("http://{host}") || origin == format!("https://{host}"));
+    let ok = !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"));
     if ok { Ok(()) } else { Err(refused) }
 }
 
@@ -178,7 +179,9 @@ impl FromRequestParts<WebApp> for Reviewer {
 
     async fn from_request_parts(parts: &mut Parts, app: &WebApp) -> Result<Self, Self::Rejection> {
         let get = parts.method == Method::GET || parts.method == Method::HEAD;
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(DeskError::SignIn { get }) };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(DeskError::SignIn { get });
+        };
         let token_hash = auth::sha256(token);
         match app.store.session(&token_hash).await? {
             Some(session) => Ok(Reviewer { session, token_hash }),
@@ -240,14 +243,14 @@ async fn login(
         None => (None, dummy_hash().to_string()),
     };
     let password = f.password;
-    let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let verified =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("desk: sign-in refused");
         let token = auth::new_secret("");
-        let mut r = (StatusCode::UNAUTHORIZED, pages::login(&token, Some("Unknown login or wrong password.")))
-            .into_response();
+        let mut r =
+            (StatusCode::UNAUTHORIZED, pages::login(&token, Some("Unknown login or wrong password.")))
+                .into_response();
         r.headers_mut().insert(header::SET_COOKIE, set_cookie(&app, LOGIN_COOKIE, &token, 3600));
         return Ok(r);
     };
@@ -422,11 +425,10 @@ async fn page_image(
     .await
     .map_err(|_| DeskError::Unavailable)?;
     match rendered {
-        Ok((ct, png)) => Ok((
-            [(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "private, max-age=600")],
-            png,
-        )
-            .into_response()),
+        Ok((ct, png)) => {
+            Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "private, max-age=600")], png)
+                .into_response())
+        }
         Err(e) => {
             tracing::warn!(error = %e, "desk: no page image");
             Err(DeskError::NotFound)
@@ -483,7 +485,9 @@ async fn decide(
             let value = f.value.as_deref().unwrap_or("").trim();
             let name_ok = !name.is_empty()
                 && name.len() <= 64
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
             if !name_ok {
                 return Err(DeskError::BadRequest("Unknown field."));
             }

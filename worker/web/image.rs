@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn renders_a_pdf_page_and_refuses_what_is_not_an_image() {
-        let pdf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/text/invoice_en.pdf")).unwrap();
+        let pdf =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/text/invoice_en.pdf")).unwrap();
         let (ct, png) = page_image(&pdf, Some("application/pdf"), 1, 1 << 26).unwrap();
         assert_eq!(ct, "image/png");
         let img = image::load_from_memory(&png).unwrap();

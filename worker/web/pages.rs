@@ -11,10 +11,7 @@ pub struct Page(Markup);
 
 impl axum::response::IntoResponse for Page {
     fn into_response(self) -> axum::response::Response {
-        (
-            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            self.0.into_string(),
-        )
+        ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], self.0.into_string())
             .into_response()
     }
 }
@@ -210,7 +207,8 @@ fn locations(v: &Value, class: &'static str, label: &str, out: &mut Vec<Mark>) {
     match v {
         Value::Object(m) => {
             if let (Some(page), Some(span)) = (m.get("page").and_then(Value::as_i64), m.get("span")) {
-                let s = span.get("start").and_then(Value::as_u64).zip(span.get("end").and_then(Value::as_u64));
+                let s =
+                    span.get("start").and_then(Value::as_u64).zip(span.get("end").and_then(Value::as_u64));
                 out.push(Mark {
                     page: page as i32,
                     span: s.map(|(a, b)| (a as usize, b as usize)),
@@ -232,9 +230,13 @@ fn locations(v: &Value, class: &'static str, label: &str, out: &mut Vec<Mark>) {
     }
 }
 
-/// The evidence of a document's fields, open flags and clauses.
+/// The evidence of a document's open flags, fields and risky clauses, each place once (a flag's
+/// colour wins over a field's where both point at the same place).
 pub fn marks(doc: &DocumentView) -> Vec<Mark> {
     let mut out = Vec::new();
+    for f in doc.flags.iter().filter(|f| !f.dismissed) {
+        locations(&f.evidence, "flag", &f.code, &mut out);
+    }
     for f in &doc.fields {
         if let Some(page) = f.page {
             out.push(Mark {
@@ -257,9 +259,16 @@ pub fn marks(doc: &DocumentView) -> Vec<Mark> {
             });
         }
     }
-    for f in doc.flags.iter().filter(|f| !f.dismissed) {
-        locations(&f.evidence, "flag", &f.code, &mut out);
-    }
+    let mut seen: Vec<(i32, Option<(usize, usize)>, Option<(i64, i64, i64, i64)>)> = Vec::new();
+    out.retain(|m| {
+        let key = (m.page, m.span, m.bbox.map(|(x, y, w, h)| (x as i64, y as i64, w as i64, h as i64)));
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
     out
 }
 
@@ -340,7 +349,14 @@ fn quoted(v: &Value) -> Vec<String> {
     out
 }
 
-fn decision_form(p: &DocumentPage<'_>, action: &str, hidden: Markup, button: &str, id: &str, class: &str) -> Markup {
+fn decision_form(
+    p: &DocumentPage<'_>,
+    action: &str,
+    hidden: Markup,
+    button: &str,
+    id: &str,
+    class: &str,
+) -> Markup {
     html! {
         form.decide method="post" action={ "/desk/doc/" (p.doc.content_hash) "/decide" } id=(id) {
             input type="hidden" name="csrf" value=(p.csrf);
@@ -391,8 +407,10 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                                 @if let Some((w, h)) = pg.image_size {
                                     svg.overlay viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
                                         @for m in here.iter().filter(|m| m.bbox.is_some()) {
+                                            // A little margin, so the outline does not cross the glyphs.
                                             @let (x, y, bw, bh) = m.bbox.unwrap_or_default();
-                                            rect class=(m.class) x=(x) y=(y) width=(bw) height=(bh) { title { (m.label) } }
+                                            @let pad = (f64::from(w.max(h)) / 400.0).max(2.0);
+                                            rect class=(m.class) x=(x - pad) y=(y - pad) width=(bw + 2.0 * pad) height=(bh + 2.0 * pad) rx=(pad) { title { (m.label) } }
                                         }
                                     }
                                 }
@@ -425,8 +443,9 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                                 div.flag.dismissed[f.dismissed] data-flag=(f.id) id={ "flag-" (i + 1) } {
                                     div.flaghead {
                                         strong { (f.code) }
-                                        span class={ "sev " (f.severity) } { (f.severity) }
-                                        @if let Some(s) = f.score { span.score { "score " (format!("{s:.2}")) } }
+                                        // Invoice flags carry a rule weight; contract flags a level.
+                                        @if let Some(s) = f.score { span.score { "weight " (format!("{s:.2}")) } }
+                                        @else { span class={ "sev " (f.severity) } { (f.severity) } }
                                         @if f.dismissed { span.tag { "dismissed" } }
                                     }
                                     ul.reasons { @for r in reasons(&f.reasons) { li { (r) } } }
@@ -576,10 +595,19 @@ mod tests {
 
     #[test]
     fn marked_text_escapes_and_highlights_on_char_boundaries() {
-        let m = |a, b, label: &str| Mark { page: 1, span: Some((a, b)), bbox: None, class: "field", label: label.into() };
+        let m = |a, b, label: &str| Mark {
+            page: 1,
+            span: Some((a, b)),
+            bbox: None,
+            class: "field",
+            label: label.into(),
+        };
         let (a, b, c) = (m(0, 3, "n"), m(8, 11, "x"), m(1, 2, "inside"));
         let html = marked_text("<b>é & total", &[&a, &b, &c]).into_string();
-        assert_eq!(html, "<mark class=\"field\" title=\"n\">&lt;b&gt;</mark>é &amp; <mark class=\"field\" title=\"x\">tot</mark>al");
+        assert_eq!(
+            html,
+            "<mark class=\"field\" title=\"n\">&lt;b&gt;</mark>é &amp; <mark class=\"field\" title=\"x\">tot</mark>al"
+        );
         // A span inside a multi-byte character is skipped, not a panic.
         let bad = m(4, 5, "bad");
         assert_eq!(marked_text("<b>é", &[&bad]).into_string(), "&lt;b&gt;é");
