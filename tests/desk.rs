@@ -261,6 +261,27 @@ async fn desk_sign_in_sessions_and_csrf() {
     assert!(out.cookie(desk::SESSION_COOKIE).unwrap().contains("Max-Age=0"));
     let after = call(&e.app, "GET", "/desk/queue", Some(&cookie), None, &[]).await;
     assert_eq!((after.status, after.location()), (StatusCode::SEE_OTHER, "/desk/login"));
+    // After `MAX_FAILURES` wrong passwords, even the right one is refused (429), no session.
+    user(&e.store, "ap2", "accounts_payable").await;
+    for _ in 0..desk::MAX_FAILURES {
+        assert_eq!(
+            try_login("ap2", "not the password", Some(pre.clone()), csrf.clone()).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let throttled = try_login("ap2", PASSWORD, Some(pre.clone()), csrf.clone()).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.cookie(desk::SESSION_COOKIE).is_none());
+    // Another account is not affected; a new password (an admin's reset) lifts the block.
+    assert_eq!(
+        try_login("ap1", PASSWORD, Some(pre.clone()), csrf.clone()).await.status,
+        StatusCode::SEE_OTHER
+    );
+    user(&e.store, "ap2", "accounts_payable").await;
+    assert_eq!(
+        try_login("ap2", PASSWORD, Some(pre.clone()), csrf.clone()).await.status,
+        StatusCode::SEE_OTHER
+    );
     // With `cookie_secure` (the default), the cookie is Secure.
     let secure = env_with(ReviewConfig::default(), WebConfig::default()).await;
     user(&secure.store, "ap1", "accounts_payable").await;

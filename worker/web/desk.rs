@@ -215,6 +215,48 @@ struct LoginForm {
     password: String,
 }
 
+/// Failed sign-ins tolerated per account within `FAILURE_WINDOW`, after which sign-in is refused
+/// (429, without a password check) until the window has passed.
+pub const MAX_FAILURES: u32 = 5;
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Failed sign-ins of this process, keyed by the SHA-256 of the account's stored hash (unique
+/// per account, reset by a new password) or of an unknown login; bounded in size.
+fn failures() -> &'static std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, std::time::Instant)>> {
+    static F: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, std::time::Instant)>>,
+    > = std::sync::OnceLock::new();
+    F.get_or_init(Default::default)
+}
+
+fn throttled(key: &[u8; 32]) -> bool {
+    let mut map = failures().lock().unwrap_or_else(|e| e.into_inner());
+    match map.get(key) {
+        Some((n, since)) if since.elapsed() < FAILURE_WINDOW => *n >= MAX_FAILURES,
+        Some(_) => {
+            map.remove(key);
+            false
+        }
+        None => false,
+    }
+}
+
+fn record_failure(key: [u8; 32]) {
+    let mut map = failures().lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= 10_000 {
+        map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+    }
+    let e = map.entry(key).or_insert((0, std::time::Instant::now()));
+    if e.1.elapsed() >= FAILURE_WINDOW {
+        *e = (0, std::time::Instant::now());
+    }
+    e.0 += 1;
+}
+
+fn clear_failures(key: &[u8; 32]) {
+    failures().lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+}
+
 /// A valid argon2id hash no password matches: an unknown login costs the same as a wrong password.
 fn dummy_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -242,10 +284,26 @@ async fn login(
         Some((u, h)) => (Some(u), h),
         None => (None, dummy_hash().to_string()),
     };
+    let key = match user {
+        Some(_) => auth::sha256(&hash),
+        None => auth::sha256(&format!("unknown login:{login}")),
+    };
+    if throttled(&key) {
+        tracing::warn!("desk: sign-in throttled");
+        let token = auth::new_secret("");
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::login(&token, Some("Too many failed sign-ins; try again in 15 minutes.")),
+        )
+            .into_response();
+        r.headers_mut().insert(header::SET_COOKIE, set_cookie(&app, LOGIN_COOKIE, &token, 3600));
+        return Ok(r);
+    }
     let password = f.password;
     let verified =
         tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| verified) else {
+        record_failure(key);
         tracing::info!("desk: sign-in refused");
         let token = auth::new_secret("");
         let mut r =
@@ -254,6 +312,7 @@ async fn login(
         r.headers_mut().insert(header::SET_COOKIE, set_cookie(&app, LOGIN_COOKIE, &token, 3600));
         return Ok(r);
     };
+    clear_failures(&key);
     let token = auth::new_secret("lss_");
     let csrf = auth::new_secret("");
     let hours = i64::from(app.config.session_hours.max(1));
