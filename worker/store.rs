@@ -113,6 +113,8 @@ pub struct JobRef {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Automatic approval of written results (`[review]`; off unless `with_review`).
+    review: crate::config::ReviewConfig,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -124,7 +126,13 @@ impl Store {
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy(url)?;
-        Ok(Store { pool })
+        Ok(Store { pool, review: crate::config::ReviewConfig::default() })
+    }
+
+    /// The same store, approving results automatically as `review` says (docs/desk.md).
+    pub fn with_review(mut self, review: crate::config::ReviewConfig) -> Store {
+        self.review = review;
+        self
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -440,6 +448,12 @@ impl Store {
             let id = insert_result(&mut tx, job_id, o, duration_ms, &actor).await?;
             results.push(id);
             feed.push((hash.to_string(), id, status_str(o.status)));
+            // Automatic approval (or review), in this transaction; released after `processed`.
+            if let Some(v) = crate::review::verdict(o, &self.review)
+                && web::apply_verdict(&mut tx, hash, id, &v, &actor).await?
+            {
+                feed.push((hash.to_string(), id, "approved"));
+            }
         }
         if !outcomes.iter().any(|o| o.content_hash.as_str() == submitted) {
             let held: Vec<&str> = outcomes.iter().map(|o| o.content_hash.as_str()).collect();
@@ -813,10 +827,17 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                 "heading_location": cl.heading_location,
                 "locations": cl.locations,
             });
+            let labels: Vec<String> = cr
+                .classification
+                .iter()
+                .flat_map(|k| k.labels.iter().map(|l| l.label.clone()))
+                .collect();
+            let top = cr.classification.as_ref().and_then(|k| k.labels.first().map(|l| l.score));
+            let model = cr.classification.as_ref().map(|k| format!("{}@{}", k.model, k.version));
             sqlx::query(
                 "INSERT INTO clauses (result_id, position, number, heading, category, risk, score, page,
-                                      span_start, span_end, model, rule_id, evidence)
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, $10, $11)",
+                                      span_start, span_end, model, rule_id, evidence, labels)
+                 VALUES ($1, $2, $3, $4, $5, $6, $12, $7, $8, $9, $13, $10, $11, $14)",
             )
             .bind(result_id)
             .bind(as_i32(i + 1))
@@ -829,6 +850,9 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
             .bind(as_i32(end))
             .bind((!rules.is_empty()).then(|| rules.join(",")))
             .bind(json_clean(evidence)?)
+            .bind(top)
+            .bind(model)
+            .bind(&labels)
             .execute(&mut **tx)
             .await?;
             for flag in &cr.flags {
@@ -838,6 +862,7 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                     "clause_number": cl.number,
                     "rules_version": c.rules_version,
                     "evidence": flag.evidence,
+                    "model": flag.model,
                 });
                 insert_flag(
                     tx,
@@ -846,10 +871,11 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                     FlagRow {
                         code: &flag.kind,
                         severity: level.as_str().unwrap_or("none"),
-                        score: None,
+                        score: flag.model.as_ref().map(|m| m.score),
                         reasons: serde_json::json!([{"reason": flag.reason}]),
                         rule_id: Some(&flag.rule),
-                        model: method_model(&flag.evidence.method),
+                        model: method_model(&flag.evidence.method)
+                            .or_else(|| flag.model.as_ref().map(|m| format!("{}@{}", m.name, m.version))),
                         evidence,
                     },
                 )
