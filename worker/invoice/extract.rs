@@ -518,6 +518,24 @@ fn supplier_from_sender_line(
     })
 }
 
+/// The first page-1 line outside the customer block that is a name ending with a legal form
+/// ("Coolblue B.V.").
+fn supplier_with_legal_form(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    let forms = rules.legal_form_end.as_ref()?;
+    lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
+        let t = l.text.trim();
+        (forms.is_match(t) && name_like(rules, t) && t.len() <= 60)
+            .then(|| name_at(doc, l, 0, l.text.len(), "supplier_name.legal_form", 0.8))
+            .flatten()
+            .map(|g| (g, i))
+    })
+}
+
 /// Does a line carry an invoice number or date label (a header line, not a name)?
 fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
@@ -540,6 +558,7 @@ fn supplier_name_and_address(
             && !in_block(*i)
             && has_letters(t, 2)
             && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
+            && !rules.block_end.is_match(t)
             && !has_header_label(rules, t)
             && t.len() <= 80
             && !rules.invoice_titles.is_match(t)
@@ -583,10 +602,16 @@ fn supplier_name_and_address(
     let agreed = name.as_ref().is_some_and(|g| {
         matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.header_and_footer")
     });
+    let from_first_line = name.as_ref().is_some_and(|g| {
+        matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.first_line")
+    });
     let explicit = match section {
         Some(s) => Some(s),
         None if agreed => None,
-        None => supplier_from_sender_line(doc, rules, lines, &in_block),
+        None => supplier_from_sender_line(doc, rules, lines, &in_block).or_else(|| {
+            // A company name with its legal form, before the plain first line.
+            from_first_line.then(|| supplier_with_legal_form(doc, rules, lines, &in_block)).flatten()
+        }),
     };
     let (name, first) = match explicit {
         Some((g, i)) => (Some(g), Some((i, &lines[i]))),
@@ -1696,5 +1721,10 @@ pub(crate) mod tests {
         // A capital mention is not a sender line.
         let d = doc(&["ACME\nSarl au capital de 10 000€ - RCS Paris B 530 848 134 - Siret 53084813400017"]);
         assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "ACME");
+        // A name with its legal form before a slogan on the first line; a title with a full stop.
+        let d = doc(&["FACTUUR.\nDat betaal ik zelf wel.\n Coolblue B.V.\nWeena 664"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.supplier.name.unwrap().value, "Coolblue B.V.");
+        assert_eq!(inv.kind.unwrap().value, InvoiceKind::Invoice);
     }
 }

@@ -82,6 +82,9 @@ struct FieldsFile {
     /// Labels of the currency ("Währung", "Devise", "Currency").
     #[serde(default)]
     currency_labels: Vec<String>,
+    /// Legal forms ending a company name ("GmbH", "B.V.", "SARL").
+    #[serde(default)]
+    legal_forms: Vec<String>,
     field: Vec<FieldSpec>,
 }
 
@@ -165,6 +168,8 @@ pub struct InvoiceRules {
     pub name_labels: Option<Regex>,
     pub not_a_name: Option<Regex>,
     pub currency_labels: Option<Regex>,
+    /// A line ending with a legal form.
+    pub legal_form_end: Option<Regex>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
     pub templates: Vec<super::templates::Template>,
@@ -176,7 +181,7 @@ fn compile(what: &str, re: &str) -> Result<Regex, InvoiceError> {
 
 /// A regex matching any of `words` as a whole line (a title).
 fn title_regex(what: &str, words: &[String]) -> Result<Regex, InvoiceError> {
-    compile(what, &format!(r"(?i)^\s*(?:{})\s*$", words.join("|")))
+    compile(what, &format!(r"(?i)^\s*(?:{})\s*[.:!]?\s*$", words.join("|")))
 }
 
 /// A regex matching any of `words`, in capitals, at the end of a line after other text.
@@ -289,6 +294,9 @@ impl InvoiceRules {
             })?,
             currency_labels: optional(&f.currency_labels, |w| {
                 compile("currency_labels", &format!(r"(?i)(?:^|\s)(?:{})\s*:?\s*", w.join("|")))
+            })?,
+            legal_form_end: optional(&f.legal_forms, |w| {
+                compile("legal_forms", &format!(r"(?i)\S\s+(?:{})\s*$", w.join("|")))
             })?,
             checks,
             templates: Vec::new(),
