@@ -1696,8 +1696,12 @@ pub(crate) mod tests {
         assert_eq!(inv.number.as_ref().unwrap().value, "471102");
         assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
         assert_eq!(inv.supplier.vat_id.as_ref().unwrap().value, "DE123456789");
-        // "Rechnung gemäß Bestellung vom …" is not the invoice date.
-        let d = doc(&["Rechnung gemäß Bestellung vom 01.03.2018."]);
+        let d = doc(&["Rechnungskorrektur (384) 16.09.2018   Nr. RK21012345   vom"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "RK21012345");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-09-16");
+        // "Rechnung gemäß Bestellung (Nr. …) vom …" is not the invoice date.
+        let d = doc(&["Rechnung gemäß Bestellung vom 01.03.2018.\nRechnung gemäß Bestellung Nr. 2018-471331 vom 01.03.2018."]);
         assert!(extract(&d, rules()).issue_date.is_none());
     }
 
