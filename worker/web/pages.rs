@@ -259,7 +259,8 @@ pub fn marks(doc: &DocumentView) -> Vec<Mark> {
             });
         }
     }
-    let mut seen: Vec<(i32, Option<(usize, usize)>, Option<(i64, i64, i64, i64)>)> = Vec::new();
+    type Place = (i32, Option<(usize, usize)>, Option<(i64, i64, i64, i64)>);
+    let mut seen: Vec<Place> = Vec::new();
     out.retain(|m| {
         let key = (m.page, m.span, m.bbox.map(|(x, y, w, h)| (x as i64, y as i64, w as i64, h as i64)));
         if seen.contains(&key) {
