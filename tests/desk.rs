@@ -968,3 +968,54 @@ async fn desk_in_headless_chromium() {
     let doc: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert!(doc.to_string().contains("FA-CORRIGE-1"), "the export carries the correction");
 }
+
+/// The same through the real worker: `liasse ingest` and `liasse work` (RabbitMQ, PostgreSQL)
+/// with `LIASSE_REVIEW__AUTO_APPROVE=true`.
+#[tokio::test(flavor = "multi_thread")]
+async fn desk_auto_approval_through_the_worker_service() {
+    let mut w = crate::service::World::new().await;
+    w.set("LIASSE_REVIEW__AUTO_APPROVE", "true");
+    let drop = w.drop_dir();
+    for rel in ["text/avenant_fr.pdf", "text/invoice_en.pdf"] {
+        std::fs::copy(fixture(rel), drop.join(rel.rsplit('/').next().unwrap())).unwrap();
+    }
+    let out = w.cmd().args(["ingest", "--watch", drop.to_str().unwrap(), "--once"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pool = w.db.pool().await;
+    let mut worker = w.worker();
+    w.wait_all_final(&pool, 2, std::time::Duration::from_secs(240)).await;
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let rows: Vec<(String, String)> =
+        sqlx::query("SELECT source_name, status FROM documents ORDER BY source_name")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    assert_eq!(
+        rows,
+        [
+            ("avenant_fr.pdf".to_string(), "approved".to_string()),
+            ("invoice_en.pdf".to_string(), "review".to_string())
+        ]
+    );
+    let released: Vec<(String, String)> = sqlx::query(
+        "SELECT d.source_name, f.event FROM erp_feed f JOIN documents d USING (content_hash)
+         WHERE f.event = 'approved' ORDER BY f.seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    assert_eq!(released, [("avenant_fr.pdf".to_string(), "approved".to_string())]);
+    let actor: String = sqlx::query("SELECT actor FROM audit_log WHERE action = 'auto_approve'")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(actor.starts_with("liasse-worker@"), "{actor}");
+}
