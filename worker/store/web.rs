@@ -188,6 +188,8 @@ pub struct QueueRow {
     /// Highest score of the open (not dismissed) flags; 0 without flags.
     pub risk: f32,
     pub open_flags: i64,
+    /// The code of the riskiest open flag.
+    pub top_flag: Option<String>,
 }
 
 /// Which part of the review queue to list.
@@ -567,10 +569,12 @@ impl Store {
         let kind_filter = kind_filter();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT d.content_hash, d.source_name, d.status, {KIND_SQL} AS kind, d.doc_type, d.received_at,
-                    coalesce(fl.risk, 0)::float4, coalesce(fl.n, 0), count(*) OVER ()
+                    coalesce(fl.risk, 0)::float4, coalesce(fl.n, 0), count(*) OVER (), fl.top
              FROM documents d
              LEFT JOIN LATERAL (
-                 SELECT max({RISK_SQL}) AS risk, count(*) AS n FROM flags f
+                 SELECT max({RISK_SQL}) AS risk, count(*) AS n,
+                        (array_agg(f.code ORDER BY {RISK_SQL} DESC, f.id))[1] AS top
+                 FROM flags f
                  WHERE f.result_id = d.current_result
                    AND NOT EXISTS (SELECT 1 FROM flag_dismissals x WHERE x.flag_id = f.id)) fl ON true
              WHERE d.status IN ('processed', 'review') AND d.current_result IS NOT NULL
@@ -600,6 +604,7 @@ impl Store {
                 received_at: r.get(5),
                 risk: r.get(6),
                 open_flags: r.get(7),
+                top_flag: r.get(9),
             })
             .collect();
         Ok((rows, total))

@@ -162,7 +162,7 @@ pub fn queue(p: &QueuePage<'_>) -> Page {
                 p.empty id="queue-empty" { "Nothing is waiting for review with these filters." }
             } @else {
                 table.queue id="queue" {
-                    thead { tr { th { "Risk" } th { "Document" } th { "Kind" } th { "Open flags" } th { "Status" } th { "Received" } } }
+                    thead { tr { th { "Risk" } th { "Document" } th { "Kind" } th { "Open flags" } th { "Riskiest flag" } th { "Status" } th { "Received" } } }
                     tbody {
                         @for r in p.rows {
                             tr data-hash=(r.content_hash) {
@@ -170,6 +170,7 @@ pub fn queue(p: &QueuePage<'_>) -> Page {
                                 td { a.doc href={ "/desk/doc/" (r.content_hash) } { (r.source_name) } }
                                 td { (r.doc_type.as_deref().unwrap_or(&r.kind)) }
                                 td.num { (r.open_flags) }
+                                td.muted { (r.top_flag.as_deref().unwrap_or("—")) }
                                 td { span.status { (r.status) } }
                                 td.muted { (r.received_at.format("%Y-%m-%d %H:%M")) }
                             }
