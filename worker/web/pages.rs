@@ -274,25 +274,41 @@ pub fn marks(doc: &DocumentView) -> Vec<Mark> {
     out
 }
 
-/// A page's text with the marks' spans highlighted (overlaps: the earlier mark wins; spans not
-/// on character boundaries are skipped).
+/// A page's text with the marks' spans highlighted. A mark inside another is drawn inside it
+/// (a flag's phrase within its clause); a mark crossing another's edge, or whose span is not on
+/// character boundaries, is skipped.
 pub fn marked_text(text: &str, marks: &[&Mark]) -> Markup {
-    let mut spans: Vec<(usize, usize, &Mark)> =
-        marks.iter().filter_map(|m| m.span.map(|(a, b)| (a, b, *m))).filter(|(a, b, _)| a < b).collect();
+    let mut spans: Vec<(usize, usize, &Mark)> = marks
+        .iter()
+        .filter_map(|m| m.span.map(|(a, b)| (a, b, *m)))
+        .filter(|(a, b, _)| a < b && text.get(*a..*b).is_some())
+        .collect();
     spans.sort_by_key(|(a, b, _)| (*a, std::cmp::Reverse(*b)));
-    let mut pos = 0usize;
+    nest(text, 0, text.len(), &spans)
+}
+
+/// `text[from..to]` with the spans that lie in it (sorted by start, longest first).
+fn nest(text: &str, from: usize, to: usize, spans: &[(usize, usize, &Mark)]) -> Markup {
+    let mut pos = from;
     let mut parts: Vec<Markup> = Vec::new();
-    for (a, b, m) in spans {
-        if a < pos || text.get(a..b).is_none() || text.get(pos..a).is_none() {
-            continue;
+    let mut i = 0;
+    while i < spans.len() {
+        let (a, b, m) = spans[i];
+        // The spans inside this one follow it in the order.
+        let inner_end = spans[i + 1..].iter().take_while(|(x, _, _)| *x < b).count() + i + 1;
+        if a >= pos && b <= to {
+            let inner: Vec<(usize, usize, &Mark)> =
+                spans[i + 1..inner_end].iter().copied().filter(|(x, y, _)| *x >= a && *y <= b).collect();
+            parts.push(
+                html! { (&text[pos..a]) mark class=(m.class) title=(m.label) { (nest(text, a, b, &inner)) } },
+            );
+            pos = b;
+            i = inner_end;
+        } else {
+            i += 1;
         }
-        let before = &text[pos..a];
-        let inner = &text[a..b];
-        parts.push(html! { (before) mark class=(m.class) title=(m.label) { (inner) } });
-        pos = b;
     }
-    let rest = text.get(pos..).unwrap_or("");
-    html! { @for p in &parts { (p) } (rest) }
+    html! { @for p in &parts { (p) } (&text[pos..to]) }
 }
 
 pub struct DocumentPage<'a> {
@@ -523,7 +539,7 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                                     tr {
                                         td.num { (c.number.as_deref().unwrap_or("")) }
                                         td { (c.heading.as_deref().unwrap_or("")) @if let Some(cat) = &c.category { div.muted.small { (cat.replace('_', " ")) } } }
-                                        td { @if let Some(r) = &c.risk { span class={ "sev " (r) } { (r) } } }
+                                        td { @if let Some(r) = c.risk.as_deref().filter(|r| *r != "none") { span class={ "sev " (r) } { (r) } } }
                                     }
                                 }
                             }
@@ -596,7 +612,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn marked_text_escapes_and_highlights_on_char_boundaries() {
+    fn marked_text_escapes_nests_and_keeps_char_boundaries() {
         let m = |a, b, label: &str| Mark {
             page: 1,
             span: Some((a, b)),
@@ -604,11 +620,18 @@ mod tests {
             class: "field",
             label: label.into(),
         };
-        let (a, b, c) = (m(0, 3, "n"), m(8, 11, "x"), m(1, 2, "inside"));
-        let html = marked_text("<b>é & total", &[&a, &b, &c]).into_string();
+        let (a, b) = (m(0, 3, "n"), m(8, 11, "x"));
+        let html = marked_text("<b>é & total", &[&a, &b]).into_string();
         assert_eq!(
             html,
             "<mark class=\"field\" title=\"n\">&lt;b&gt;</mark>é &amp; <mark class=\"field\" title=\"x\">tot</mark>al"
+        );
+        // A mark inside another is nested; one crossing its edge is skipped.
+        let (outer, inner, crossing) = (m(0, 10, "clause"), m(2, 5, "flag"), m(8, 12, "x"));
+        let html = marked_text("abcdefghijklmn", &[&outer, &inner, &crossing]).into_string();
+        assert_eq!(
+            html,
+            "<mark class=\"field\" title=\"clause\">ab<mark class=\"field\" title=\"flag\">cde</mark>fghij</mark>klmn"
         );
         // A span inside a multi-byte character is skipped, not a panic.
         let bad = m(4, 5, "bad");
