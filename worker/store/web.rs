@@ -275,6 +275,12 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
+/// Roll a decision's transaction back and answer `d`.
+async fn undo(tx: sqlx::PgTransaction<'_>, d: Decided) -> Result<Decided> {
+    tx.rollback().await?;
+    Ok(d)
+}
+
 /// The status a correction or a dismissal leaves: the same, `processed` for the others.
 fn kept_status(status: &str) -> &'static str {
     match status {
@@ -706,31 +712,26 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(Decided::NotFound);
+            return undo(tx, Decided::NotFound).await;
         };
         let (status, result): (String, Option<i64>) = (row.get(0), row.get(1));
         let Some(result) = result else {
-            tx.rollback().await?;
-            return Ok(Decided::NotFound);
+            return undo(tx, Decided::NotFound).await;
         };
         if matches!(status.as_str(), "queued" | "processing" | "failed") {
-            tx.rollback().await?;
-            return Ok(Decided::Refused("the document has no result to decide on"));
+            return undo(tx, Decided::Refused("the document has no result to decide on")).await;
         }
         let approved = status == "approved";
         let (new_status, details, event) = match decision {
             Decision::Approve => {
                 if approved {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the document is already approved"));
+                    return undo(tx, Decided::Refused("the document is already approved")).await;
                 }
                 ("approved", json!({"previous_status": status}), Some("approved"))
             }
             Decision::Block => {
                 if status == "blocked" {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the document is already blocked"));
+                    return undo(tx, Decided::Refused("the document is already blocked")).await;
                 }
                 ("blocked", json!({"previous_status": status}), approved.then_some("changed"))
             }
@@ -757,8 +758,7 @@ impl Store {
                     None => extracted,
                 };
                 if previous.as_deref() == Some(value.as_str()) {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the value is unchanged"));
+                    return undo(tx, Decided::Refused("the value is unchanged")).await;
                 }
                 sqlx::query(
                     "INSERT INTO field_corrections (content_hash, result_id, name, value, previous, reviewer)
@@ -788,8 +788,7 @@ impl Store {
                         .await?
                         .map(|r| r.get(0));
                 let Some(code) = code else {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("no such flag on this document"));
+                    return undo(tx, Decided::Refused("no such flag on this document")).await;
                 };
                 let done = sqlx::query(
                     "INSERT INTO flag_dismissals (flag_id, reviewer, comment) VALUES ($1, $2, $3)
@@ -801,8 +800,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if done.is_none() {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the flag is already dismissed"));
+                    return undo(tx, Decided::Refused("the flag is already dismissed")).await;
                 }
                 let st = kept_status(&status);
                 (
