@@ -688,7 +688,7 @@ mod browser {
             .expect("chromedriver is installed (.ci/setup: chromium-driver)");
         // Ready when it accepts connections (bounded number of attempts).
         let mut ready = false;
-        for _ in 0..400 {
+        for _ in 0..1200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 ready = true;
                 break;
