@@ -1024,3 +1024,27 @@ async fn desk_auto_approval_through_the_worker_service() {
         .get(0);
     assert!(actor.starts_with("liasse-worker@"), "{actor}");
 }
+
+/// A document found inside an e-mail has no bytes of its own: its page says so and shows the
+/// text instead of a broken image; the image route is 404.
+#[tokio::test]
+async fn desk_email_attachment_shows_text_not_an_image() {
+    let e = env().await;
+    user(&e.store, "adm1", "admin").await;
+    process(&e.store, "email/envoi_facture.eml").await;
+    let child: String = sqlx::query(
+        "SELECT d.content_hash FROM documents d JOIN results r ON r.id = d.current_result
+         WHERE d.parent_hash IS NOT NULL AND r.page_count > 0 ORDER BY d.source_name LIMIT 1",
+    )
+    .fetch_one(&e.pool)
+    .await
+    .unwrap()
+    .get(0);
+    let adm = sign_in(&e.app, "adm1").await;
+    let page = call(&e.app, "GET", &format!("/desk/doc/{child}"), Some(&adm.cookie), None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No page image") && !page.body.contains("<img"), "{}", page.body);
+    assert!(page.body.contains("class=\"pagetext\""));
+    let img = call(&e.app, "GET", &format!("/desk/doc/{child}/page/1"), Some(&adm.cookie), None, &[]).await;
+    assert_eq!(img.status, StatusCode::NOT_FOUND);
+}

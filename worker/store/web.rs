@@ -224,6 +224,8 @@ pub struct ResultExtras {
     pub invoice_risks: Value,
     pub classification: Value,
     pub contract_risk: Value,
+    /// The document has bytes of its own (not an e-mail attachment): its pages have images.
+    pub has_bytes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -619,11 +621,12 @@ impl Store {
     /// What the desk shows beside a result's rows: page sizes, playbook, risks, classification.
     pub async fn result_extras(&self, result_id: i64) -> Result<ResultExtras> {
         let row = sqlx::query(
-            "SELECT coalesce(outcome->'contract'->'playbook', '[]'),
-                    coalesce(jsonb_path_query_array(outcome, '$.invoice.invoices[*].risk'), '[]'),
-                    coalesce(outcome->'classification', 'null'),
-                    coalesce(outcome->'contract'->'risk', 'null')
-             FROM results WHERE id = $1",
+            "SELECT coalesce(r.outcome->'contract'->'playbook', '[]'),
+                    coalesce(jsonb_path_query_array(r.outcome, '$.invoice.invoices[*].risk'), '[]'),
+                    coalesce(r.outcome->'classification', 'null'),
+                    coalesce(r.outcome->'contract'->'risk', 'null'),
+                    d.blob_hash IS NOT NULL
+             FROM results r JOIN documents d ON d.content_hash = r.content_hash WHERE r.id = $1",
         )
         .bind(result_id)
         .fetch_optional(&self.pool)
@@ -653,6 +656,7 @@ impl Store {
                 invoice_risks: r.get(1),
                 classification: r.get(2),
                 contract_risk: r.get(3),
+                has_bytes: r.get(4),
             },
             None => ResultExtras {
                 pages,
@@ -660,6 +664,7 @@ impl Store {
                 invoice_risks: null(),
                 classification: null(),
                 contract_risk: null(),
+                has_bytes: false,
             },
         })
     }

@@ -397,6 +397,7 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
         p.extras.and_then(|e| e.invoice_risks.as_array()).map(|a| a.iter().collect()).unwrap_or_default();
     let classification = p.extras.map(|e| &e.classification).filter(|c| !c.is_null());
     let open = matches!(d.status.as_str(), "processed" | "review");
+    let has_bytes = p.extras.is_some_and(|e| e.has_bytes);
     layout(
         &d.source_name,
         Some((p.user, p.csrf)),
@@ -420,21 +421,25 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                     @for pg in pages.iter().take(20) {
                         @let here: Vec<&Mark> = marks.iter().filter(|m| m.page == pg.number).collect();
                         figure.page id={ "page-" (pg.number) } {
-                            div.sheet {
-                                img src={ "/desk/doc/" (d.content_hash) "/page/" (pg.number) } alt={ "Page " (pg.number) };
-                                @if let Some((w, h)) = pg.image_size {
-                                    svg.overlay viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
-                                        @for m in here.iter().filter(|m| m.bbox.is_some()) {
-                                            // A little margin, so the outline does not cross the glyphs.
-                                            @let (x, y, bw, bh) = m.bbox.unwrap_or_default();
-                                            @let pad = (f64::from(w.max(h)) / 400.0).max(2.0);
-                                            rect class=(m.class) x=(x - pad) y=(y - pad) width=(bw + 2.0 * pad) height=(bh + 2.0 * pad) rx=(pad) { title { (m.label) } }
+                            @if has_bytes {
+                                div.sheet {
+                                    img src={ "/desk/doc/" (d.content_hash) "/page/" (pg.number) } alt={ "Page " (pg.number) };
+                                    @if let Some((w, h)) = pg.image_size {
+                                        svg.overlay viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
+                                            @for m in here.iter().filter(|m| m.bbox.is_some()) {
+                                                // A little margin, so the outline does not cross the glyphs.
+                                                @let (x, y, bw, bh) = m.bbox.unwrap_or_default();
+                                                @let pad = (f64::from(w.max(h)) / 400.0).max(2.0);
+                                                rect class=(m.class) x=(x - pad) y=(y - pad) width=(bw + 2.0 * pad) height=(bh + 2.0 * pad) rx=(pad) { title { (m.label) } }
+                                            }
                                         }
                                     }
                                 }
+                            } @else {
+                                p.empty.small { "No page image: this document came inside another one (an e-mail)." }
                             }
                             figcaption { "Page " (pg.number) " · " (pg.method.replace('_', " ")) }
-                            @if pg.image_size.is_none() && !pg.text.trim().is_empty() {
+                            @if (pg.image_size.is_none() || !has_bytes) && !pg.text.trim().is_empty() {
                                 details.text open[here.iter().any(|m| m.span.is_some())] {
                                     summary { "Page text with the evidence highlighted" }
                                     pre.pagetext { (marked_text(&pg.text, &here)) }
