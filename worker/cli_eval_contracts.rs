@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use liasse::config::Config;
-use liasse::contract::{ContractRules, Level, analyse};
+use liasse::contract::{Level, analyse_with};
 use liasse::intake::Input;
 use liasse::pipeline::{Engine, process_one};
 use serde_json::Value;
@@ -21,10 +21,17 @@ pub struct Args {
     /// its longest texts.
     #[arg(long)]
     bench_cuad: Option<PathBuf>,
+    /// CUAD's `full_contract_txt` folder: the clause classifier on the held-out contracts
+    /// (per-category precision, recall and AUPR at clause level).
+    #[arg(long)]
+    cuad: Option<PathBuf>,
+    /// The held-out contracts' clause labels (written by models/clauses/train.py).
+    #[arg(long, default_value = "models/clauses/cuad_heldout.json")]
+    cuad_labels: PathBuf,
 }
 
 #[derive(Default)]
-struct Counts {
+pub struct Counts {
     tp: u32,
     fp: u32,
     fn_: u32,
@@ -48,12 +55,15 @@ impl Counts {
 }
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let Args { generated, bench_cuad } = args;
+    let Args { generated, bench_cuad, cuad, cuad_labels } = args;
     if let Some(dir) = generated {
         generated_eval(config, &dir)?;
     }
+    if let Some(dir) = cuad {
+        crate::cli_eval_clauses::cuad_eval(config, &dir, &cuad_labels)?;
+    }
     if let Some(dir) = bench_cuad {
-        bench(&dir)?;
+        bench(config, &dir)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -68,6 +78,9 @@ fn generated_eval(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> 
     let mut missed: Vec<String> = Vec::new();
     let mut contracts = 0;
     let mut analysed = 0;
+    let taxonomy = crate::cli_eval_clauses::Taxonomy::load()?;
+    let mut categories = crate::cli_eval_clauses::CategoryCounts::default();
+    let mut model_flags = Counts::default();
     for c in m["contracts"].as_array().context("contracts")? {
         contracts += 1;
         let path = dir.join(c["path"].as_str().unwrap_or_default());
@@ -86,6 +99,26 @@ fn generated_eval(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> 
             })
             .collect();
         let truth = c["facts"]["clauses"].as_array().context("clauses")?;
+        if let Some(a) = &analysis {
+            let renewal = c["facts"]["renewal"]["auto"].as_bool().unwrap_or(false);
+            for t in truth {
+                let number = t["number"].as_str().unwrap_or_default();
+                let Some(cl) = a.clauses.iter().find(|cl| cl.clause.number == number) else { continue };
+                let want = taxonomy.generated_labels(
+                    t["kind"].as_str().unwrap_or_default(),
+                    t["risk_reason"].as_str(),
+                    renewal,
+                );
+                if let Some(cls) = &cl.classification {
+                    categories.add(&want, cls.labels.iter().map(|l| l.label.as_str()));
+                }
+                // Model-only flags (rule id model.*) against the generator's risky clauses.
+                let model_only = cl.flags.iter().any(|f| f.rule.starts_with("model."));
+                if model_only {
+                    model_flags.add(t["risk"] == "risky", true);
+                }
+            }
+        }
         let mut seen = BTreeSet::new();
         for t in truth {
             let number = t["number"].as_str().unwrap_or_default().to_string();
@@ -137,13 +170,25 @@ fn generated_eval(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> 
     for x in missed.iter().take(20) {
         println!("missed: {x}");
     }
+    if categories.any() {
+        println!("clause categories (classifier labels vs the generator's clause kinds, taxonomy.json):");
+        categories.print();
+        println!(
+            "model-only flags (low level, not counted as risky above): {} on clauses, of which {} on clauses the generator made risky",
+            model_flags.tp + model_flags.fp,
+            model_flags.tp
+        );
+    }
     Ok(())
 }
 
-/// The analysis (segmentation, key terms, risk rules) of 50-page documents made from the longest
-/// CUAD texts, on one thread.
-fn bench(dir: &std::path::Path) -> anyhow::Result<()> {
-    let rules = ContractRules::builtin()?;
+/// The analysis (segmentation, key terms, risk rules and the clause classifier when its model
+/// is there) of 50-page documents made from the longest CUAD texts, on one thread.
+fn bench(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    let engine = liasse::contract::ContractEngine::new(&config.contract)?;
+    let rules = &engine.rules;
+    let model = engine.clause_model.as_ref();
+    println!("clause classifier: {}", engine.model_version().unwrap_or_else(|| "none".into()));
     let mut texts: Vec<(String, String)> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -181,7 +226,7 @@ fn bench(dir: &std::path::Path) -> anyhow::Result<()> {
             start = end;
         }
         let t0 = std::time::Instant::now();
-        let a = analyse(&doc, &rules);
+        let a = analyse_with(&doc, rules, model);
         let el = t0.elapsed().as_secs_f64();
         times.push(el);
         println!(

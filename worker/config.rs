@@ -31,13 +31,26 @@ pub struct Config {
 }
 
 /// Contract analysis: where its rules come from (the built-in rules when unset).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContractConfig {
     /// Folder of the risk and key-term rules (`rules/contract`).
     pub rules_dir: Option<PathBuf>,
     /// Folder of the playbook (`rules/playbook`).
     pub playbook_dir: Option<PathBuf>,
+    /// The clause classifier (ONNX, `thresholds.json` beside it); clauses are not classified
+    /// when the file does not exist or when unset.
+    pub clause_model: Option<PathBuf>,
+}
+
+impl Default for ContractConfig {
+    fn default() -> Self {
+        ContractConfig {
+            rules_dir: None,
+            playbook_dir: None,
+            clause_model: Some(PathBuf::from(crate::contract::classifier::DEFAULT_MODEL)),
+        }
+    }
 }
 
 /// Bounds on what one document may cost. A document beyond them fails with a typed error.

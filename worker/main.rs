@@ -4,8 +4,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod cli_clauses;
 mod cli_compare;
 mod cli_eval;
+mod cli_eval_clauses;
 mod cli_eval_contracts;
 mod cli_features;
 mod cli_process;
@@ -36,6 +38,8 @@ enum Command {
     Work,
     /// Write the feature vectors the models see (for training scripts), as JSON lines.
     Features(cli_features::Args),
+    /// The clauses the segmenter cuts from contracts, as JSON lines (for the clause classifier's training).
+    Clauses(cli_clauses::Args),
     /// Measure against ground truth (`liasse eval invoices`, `liasse eval contracts`).
     Eval {
         #[command(subcommand)]
@@ -88,6 +92,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Work => cli_service::work(&config),
         Command::Eval { what } => cli_eval::run(&config, what),
         Command::Features(args) => cli_features::run(&config, args),
+        Command::Clauses(args) => cli_clauses::run(&config, args),
         Command::Compare(args) => cli_compare::run(&config, args),
         Command::Serve => cli_web::serve(&config),
         Command::Token(c) => cli_web::token(&config, c),

@@ -69,6 +69,7 @@ impl Engine {
             invoice_rules: None,
             contract_rules: None,
             classifier: self.classifier.as_ref().map(Classifier::version),
+            clause_model: None,
         }
     }
 }
@@ -87,6 +88,10 @@ pub struct Versions {
     /// The classifier model version (`<version>+<sha256 prefix>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifier: Option<String>,
+    /// The clause classifier (`<name>-<version>+<sha256 prefix>`), on outcomes whose contract
+    /// was analysed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clause_model: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +159,7 @@ pub fn process_with_history(
                 let contract = engine.contract.analyse_if_contract(&document);
                 if contract.is_some() {
                     versions.contract_rules = Some(engine.contract.version());
+                    versions.clause_model = engine.contract.model_version();
                 }
                 Outcome {
                     content_hash,

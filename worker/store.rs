@@ -827,10 +827,17 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                 "heading_location": cl.heading_location,
                 "locations": cl.locations,
             });
+            let labels: Vec<String> = cr
+                .classification
+                .iter()
+                .flat_map(|k| k.labels.iter().map(|l| l.label.clone()))
+                .collect();
+            let top = cr.classification.as_ref().and_then(|k| k.labels.first().map(|l| l.score));
+            let model = cr.classification.as_ref().map(|k| format!("{}@{}", k.model, k.version));
             sqlx::query(
                 "INSERT INTO clauses (result_id, position, number, heading, category, risk, score, page,
-                                      span_start, span_end, model, rule_id, evidence)
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, NULL, $10, $11)",
+                                      span_start, span_end, model, rule_id, evidence, labels)
+                 VALUES ($1, $2, $3, $4, $5, $6, $12, $7, $8, $9, $13, $10, $11, $14)",
             )
             .bind(result_id)
             .bind(as_i32(i + 1))
@@ -843,6 +850,9 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
             .bind(as_i32(end))
             .bind((!rules.is_empty()).then(|| rules.join(",")))
             .bind(json_clean(evidence)?)
+            .bind(top)
+            .bind(model)
+            .bind(&labels)
             .execute(&mut **tx)
             .await?;
             for flag in &cr.flags {
@@ -852,6 +862,7 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                     "clause_number": cl.number,
                     "rules_version": c.rules_version,
                     "evidence": flag.evidence,
+                    "model": flag.model,
                 });
                 insert_flag(
                     tx,
@@ -860,10 +871,11 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                     FlagRow {
                         code: &flag.kind,
                         severity: level.as_str().unwrap_or("none"),
-                        score: None,
+                        score: flag.model.as_ref().map(|m| m.score),
                         reasons: serde_json::json!([{"reason": flag.reason}]),
                         rule_id: Some(&flag.rule),
-                        model: method_model(&flag.evidence.method),
+                        model: method_model(&flag.evidence.method)
+                            .or_else(|| flag.model.as_ref().map(|m| format!("{}@{}", m.name, m.version))),
                         evidence,
                     },
                 )

@@ -1,6 +1,7 @@
 //! The analysis of one contract: its clauses, key terms and risk flags, every one grounded.
 
 use super::rules::{ContractRules, Level, captured_number, convert};
+use super::classifier::{ClauseClassification, ClauseModel, round4};
 use super::segment::{Clause, Piece, segment};
 use crate::document::{Document, Span};
 use crate::evidence::{Evidence, Grounded, Location, Method};
@@ -70,6 +71,18 @@ pub struct RiskFlag {
     pub reason: String,
     pub level: Level,
     pub evidence: Evidence,
+    /// The clause classifier's agreement with a rule flag (its score of the risky category).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSupport>,
+}
+
+/// The model's side of a flag: which model, which category, what score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSupport {
+    pub name: String,
+    pub version: String,
+    pub category: String,
+    pub score: f32,
 }
 
 /// A clause with what the rules found in it.
@@ -80,6 +93,9 @@ pub struct ClauseResult {
     pub risk: Level,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<RiskFlag>,
+    /// The clause classifier's categories, when a model is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<ClauseClassification>,
 }
 
 /// The key terms, each with its evidence; a term not found is absent.
@@ -354,6 +370,7 @@ fn flags_of(doc: &Document, rules: &ContractRules, located: &Located, clause: &C
                 method: Method::Pattern { rule: r.def.id.clone() },
                 confidence: 0.9,
             },
+            model: None,
         });
     }
     out
@@ -361,6 +378,53 @@ fn flags_of(doc: &Document, rules: &ContractRules, located: &Located, clause: &C
 
 /// Analyse a contract: segmentation, key terms, risk flags per clause and for the contract.
 pub fn analyse(doc: &Document, rules: &ContractRules) -> ContractAnalysis {
+    analyse_with(doc, rules, None)
+}
+
+/// The model's part of a clause's risk (`[[model]]` of the rules): rule flags it agrees with
+/// get its evidence and a higher confidence; a risky category scored high with no rule flag of
+/// its kinds becomes a flag of its own, grounded on the clause heading.
+fn combine(c: &Clause, rules: &ContractRules, m: &ClauseModel, scores: &[f32], flags: &mut Vec<RiskFlag>) {
+    for def in &rules.model_risks {
+        let Some(i) = m.model.labels.iter().position(|l| *l == def.category) else { continue };
+        let score = scores[i];
+        let support = ModelSupport {
+            name: m.model.name.clone(),
+            version: m.version.clone(),
+            category: def.category.clone(),
+            score: round4(score),
+        };
+        let mut agreed = false;
+        if score >= m.thresholds[i] {
+            for f in flags.iter_mut().filter(|f| def.corroborates.contains(&f.kind)) {
+                agreed = true;
+                if f.model.as_ref().is_none_or(|s| s.score < support.score) {
+                    f.model = Some(support.clone());
+                    f.evidence.confidence = f.evidence.confidence.max(def.agree_confidence);
+                }
+            }
+        }
+        let ruled = flags.iter().any(|f| def.corroborates.contains(&f.kind) || f.kind == def.kind);
+        if def.alone && !agreed && !ruled && score >= def.min_score && score >= m.thresholds[i] {
+            flags.push(RiskFlag {
+                rule: def.id.clone(),
+                kind: def.kind.clone(),
+                reason: def.reason.clone(),
+                level: def.level,
+                evidence: Evidence {
+                    locations: vec![c.heading_location.clone()],
+                    method: Method::Model { name: m.model.name.clone(), version: m.version.clone() },
+                    confidence: round4(score),
+                },
+                model: Some(support),
+            });
+        }
+    }
+}
+
+/// `analyse`, with the clause classifier when one is given: every clause is classified and the
+/// model's scores of risky categories are combined with the rule flags (`combine`).
+pub fn analyse_with(doc: &Document, rules: &ContractRules, model: Option<&ClauseModel>) -> ContractAnalysis {
     let seg = segment(doc);
     let preamble = Located::of_pieces(doc, &seg.preamble);
     let located: Vec<(Located, &Clause)> = seg.clauses.iter().map(|c| (Located::of_clause(c), c)).collect();
@@ -368,9 +432,23 @@ pub fn analyse(doc: &Document, rules: &ContractRules) -> ContractAnalysis {
     let clauses: Vec<ClauseResult> = located
         .iter()
         .map(|(l, c)| {
-            let flags = flags_of(doc, rules, l, c);
+            let mut flags = flags_of(doc, rules, l, c);
+            let mut classification = None;
+            if let Some(m) = model {
+                match m.scores(&l.text) {
+                    Ok(scores) => {
+                        combine(c, rules, m, &scores, &mut flags);
+                        classification = Some(ClauseClassification {
+                            model: m.model.name.clone(),
+                            version: m.version.clone(),
+                            labels: m.labels(&scores),
+                        });
+                    }
+                    Err(e) => tracing::warn!(clause = %c.reference, error = %e, "clause classifier failed"),
+                }
+            }
             let risk = flags.iter().map(|f| f.level).max().unwrap_or(Level::None);
-            ClauseResult { clause: (*c).clone(), risk, flags }
+            ClauseResult { clause: (*c).clone(), risk, flags, classification }
         })
         .collect();
     let risk = clauses.iter().map(|c| c.risk).max().unwrap_or(Level::None);

@@ -3,12 +3,14 @@
 //! No IO here except reading rule folders at engine start (`ContractEngine::load`).
 
 pub mod analyse;
+pub mod classifier;
 pub mod compare;
 pub mod playbook;
 pub mod rules;
 pub mod segment;
 
-pub use analyse::{ClauseResult, ContractAnalysis, KeyTerms, RiskFlag, analyse};
+pub use analyse::{ClauseResult, ContractAnalysis, KeyTerms, ModelSupport, RiskFlag, analyse, analyse_with};
+pub use classifier::{ClauseClassification, ClauseLabel, ClauseModel, clause_text};
 pub use rules::{ContractRules, Level};
 pub use segment::{Clause, Numbering, SubClause, segment};
 
@@ -20,6 +22,8 @@ pub enum ContractError {
     Rule { file: String, id: String, message: String },
     #[error("reading {0}: {1}")]
     Io(String, String),
+    #[error("clause model {0}: {1}")]
+    Model(String, String),
 }
 
 /// A one-page document made from plain text (a CUAD contract, a test snippet): the text is
@@ -53,6 +57,8 @@ pub fn text_document(name: &str, text: &str) -> Document {
 pub struct ContractEngine {
     pub rules: ContractRules,
     pub playbook: playbook::Playbook,
+    /// The clause classifier, when its file exists (`contract.clause_model`).
+    pub clause_model: Option<ClauseModel>,
 }
 
 impl ContractEngine {
@@ -65,7 +71,18 @@ impl ContractEngine {
             Some(d) => playbook::Playbook::load(d)?,
             None => playbook::Playbook::builtin()?,
         };
-        Ok(ContractEngine { rules, playbook })
+        let clause_model = match &config.clause_model {
+            Some(p) if p.exists() => {
+                crate::model::init(None).map_err(|e| ContractError::Model(p.display().to_string(), e.to_string()))?;
+                Some(ClauseModel::load(p)?)
+            }
+            Some(p) => {
+                tracing::warn!(path = %p.display(), "no clause model: clauses are not classified");
+                None
+            }
+            None => None,
+        };
+        Ok(ContractEngine { rules, playbook, clause_model })
     }
 
     /// The versions of the rule sets that decide an analysis.
@@ -73,9 +90,14 @@ impl ContractEngine {
         format!("{}+{}", self.rules.version, self.playbook.version)
     }
 
+    /// The clause classifier's `<name>-<version>+<sha256 prefix>`, when one is loaded.
+    pub fn model_version(&self) -> Option<String> {
+        self.clause_model.as_ref().map(|m| format!("{}-{}", m.model.name, m.version))
+    }
+
     /// Analyse a contract and check it against the playbook.
     pub fn analyse(&self, doc: &Document) -> ContractAnalysis {
-        let mut a = analyse(doc, &self.rules);
+        let mut a = analyse_with(doc, &self.rules, self.clause_model.as_ref());
         a.playbook = self.playbook.check(&a.terms, &a.clauses);
         a
     }

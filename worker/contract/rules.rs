@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The rule files built into the binary (the defaults when no rules folder is configured).
-pub const BUILTIN: [(&str, &str); 2] = [
+pub const BUILTIN: [(&str, &str); 3] = [
+    ("model.toml", include_str!("../../rules/contract/model.toml")),
     ("terms.toml", include_str!("../../rules/contract/terms.toml")),
     ("risk.toml", include_str!("../../rules/contract/risk.toml")),
 ];
@@ -21,6 +22,43 @@ struct RuleFile {
     term: Vec<TermDef>,
     #[serde(default)]
     rule: Vec<RiskDef>,
+    #[serde(default)]
+    model: Vec<ModelRiskDef>,
+}
+
+/// How the clause classifier's score of a risky category becomes risk (`[[model]]`): a flag of
+/// its own when no rule found the risk (level `level`, score ≥ `min_score`), or a corroboration
+/// of the rule flags of the kinds in `corroborates` (their confidence raised to
+/// `agree_confidence`) when the score is over the category's threshold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRiskDef {
+    pub id: String,
+    /// The taxonomy label (models/clauses/taxonomy.json).
+    pub category: String,
+    pub kind: String,
+    pub reason: String,
+    pub level: Level,
+    /// Least score for a flag raised by the model alone.
+    pub min_score: f32,
+    /// Rule kinds this category corroborates.
+    #[serde(default)]
+    pub corroborates: Vec<String>,
+    /// Confidence of a rule flag the model agrees with.
+    #[serde(default = "agree")]
+    pub agree_confidence: f32,
+    /// Whether the model alone raises a flag (false: it only corroborates rule flags; for
+    /// categories common in balanced contracts, where a flag of its own would be noise).
+    #[serde(default = "yes")]
+    pub alone: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn agree() -> f32 {
+    0.97
 }
 
 /// Which key term a pattern finds.
@@ -141,6 +179,8 @@ pub struct Risk {
 pub struct ContractRules {
     pub terms: Vec<Term>,
     pub risks: Vec<Risk>,
+    /// The model's part of the risk (`[[model]]`).
+    pub model_risks: Vec<ModelRiskDef>,
     pub version: String,
 }
 
@@ -186,6 +226,7 @@ impl ContractRules {
         let mut hash = Sha256::new();
         let mut terms = Vec::new();
         let mut risks = Vec::new();
+        let mut model_risks = Vec::new();
         let mut ids = std::collections::HashSet::new();
         for (name, text) in &sources {
             hash.update(name.as_bytes());
@@ -206,6 +247,19 @@ impl ContractRules {
                 let re = compile(name, &t.id, &t.pattern)?;
                 let heading = t.heading.as_deref().map(|h| compile(name, &t.id, h)).transpose()?;
                 terms.push(Term { def: t, re, heading });
+            }
+            for m in f.model {
+                if !ids.insert(m.id.clone()) {
+                    return Err(ContractError::Rule { file: name.clone(), id: m.id, message: "duplicate id".into() });
+                }
+                if !(0.0..=1.0).contains(&m.min_score) || !(0.0..=1.0).contains(&m.agree_confidence) {
+                    return Err(ContractError::Rule {
+                        file: name.clone(),
+                        id: m.id,
+                        message: "min_score and agree_confidence are in 0..=1".into(),
+                    });
+                }
+                model_risks.push(m);
             }
             for r in f.rule {
                 if !ids.insert(r.id.clone()) {
@@ -255,7 +309,7 @@ impl ContractRules {
             }
         }
         let version = format!("contract-rules-{}", &hex::encode(hash.finalize())[..12]);
-        Ok(ContractRules { terms, risks, version })
+        Ok(ContractRules { terms, risks, model_risks, version })
     }
 }
 
