@@ -466,9 +466,10 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                                 div.flag.dismissed[f.dismissed] data-flag=(f.id) id={ "flag-" (i + 1) } {
                                     div.flaghead {
                                         strong { (f.code) }
-                                        // Invoice flags carry a rule weight; contract flags a level.
-                                        @if let Some(s) = f.score { span.score { "weight " (format!("{s:.2}")) } }
-                                        @else { span class={ "sev " (f.severity) } { (f.severity) } }
+                                        // Contract flags carry a level; invoice flags the invoice's decision (not shown
+                                        // per flag). A score is a rule's weight, or a model's probability.
+                                        @if matches!(f.severity.as_str(), "low" | "medium" | "high") { span class={ "sev " (f.severity) } { (f.severity) } }
+                                        @if let Some(s) = f.score { span.score { @if f.model.is_some() { "score " } @else { "weight " } (format!("{s:.2}")) } }
                                         @if f.dismissed { span.tag { "dismissed" } }
                                     }
                                     ul.reasons { @for r in reasons(&f.reasons) { li { (r) } } }
