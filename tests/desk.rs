@@ -45,10 +45,13 @@ async fn env() -> Env {
 /// Receive a fixture, run the pipeline on the bytes the store hands out and write the outcomes
 /// as the worker does; returns the content hash.
 async fn process(store: &Store, rel: &str) -> String {
-    use sha2::Digest as _;
     let bytes = std::fs::read(fixture(rel)).unwrap();
-    let hash = hex::encode(sha2::Sha256::digest(&bytes));
-    let name = rel.rsplit('/').next().unwrap();
+    process_bytes(store, &bytes, rel.rsplit('/').next().unwrap()).await
+}
+
+async fn process_bytes(store: &Store, bytes: &[u8], name: &str) -> String {
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(bytes));
     let received = store
         .receive(&Receipt {
             bytes: &bytes,
@@ -1061,4 +1064,34 @@ async fn desk_email_attachment_shows_text_not_an_image() {
     assert!(page.body.contains("class=\"pagetext\""));
     let img = call(&e.app, "GET", &format!("/desk/doc/{child}/page/1"), Some(&adm.cookie), None, &[]).await;
     assert_eq!(img.status, StatusCode::NOT_FOUND);
+}
+
+/// The queue pages through more documents than fit on a page: every one listed once.
+#[tokio::test]
+async fn desk_queue_pages_through_many_documents() {
+    let e = env().await;
+    user(&e.store, "ap1", "accounts_payable").await;
+    let n = desk::PAGE_ROWS as usize + 2;
+    let mut hashes = Vec::new();
+    for i in 0..n {
+        let pdf = crate::support::text_pdf([
+            format!("FACTURE No F-2026-{i:05}"),
+            "Fournisseur Test SARL".to_string(),
+            format!("Total TTC : {},{:02} EUR", 100 + i, i % 100),
+        ]);
+        hashes.push(process_bytes(&e.store, &pdf, &format!("f{i:02}.pdf")).await);
+    }
+    let ap = sign_in(&e.app, "ap1").await;
+    let one = call(&e.app, "GET", "/desk/queue", Some(&ap.cookie), None, &[]).await;
+    assert!(one.body.contains(&format!("{n} documents")));
+    assert!(one.body.contains("id=\"next-page\""));
+    let two = call(&e.app, "GET", "/desk/queue?kind=&min_risk=&q=&page=2", Some(&ap.cookie), None, &[]).await;
+    assert_eq!(two.status, StatusCode::OK);
+    assert!(!two.body.contains("id=\"next-page\"") && two.body.contains("rel=\"prev\""));
+    let rows = |body: &str| body.matches("<tr data-hash=").count();
+    assert_eq!((rows(&one.body), rows(&two.body)), (desk::PAGE_ROWS as usize, 2));
+    for h in &hashes {
+        let listed = [&one.body, &two.body].iter().filter(|b| b.contains(h.as_str())).count();
+        assert_eq!(listed, 1, "{h} listed once");
+    }
 }
