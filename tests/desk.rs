@@ -54,7 +54,7 @@ async fn process_bytes(store: &Store, bytes: &[u8], name: &str) -> String {
     let hash = hex::encode(sha2::Sha256::digest(bytes));
     let received = store
         .receive(&Receipt {
-            bytes: &bytes,
+            bytes,
             content_hash: &hash,
             name,
             path: None,
