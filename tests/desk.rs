@@ -690,6 +690,12 @@ mod browser {
 
     impl Drop for Driver {
         fn drop(&mut self) {
+            // chromedriver leads its own process group, with the browsers it started: a test
+            // that fails before closing its session leaves no browser behind.
+            // SAFETY: kill(2) on the process group our child leads; it is not reaped yet.
+            unsafe {
+                libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
@@ -697,8 +703,10 @@ mod browser {
 
     pub fn driver() -> Driver {
         let port = free_port();
+        use std::os::unix::process::CommandExt as _;
         let child = Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
