@@ -250,7 +250,11 @@ impl ContractRules {
             }
             for m in f.model {
                 if !ids.insert(m.id.clone()) {
-                    return Err(ContractError::Rule { file: name.clone(), id: m.id, message: "duplicate id".into() });
+                    return Err(ContractError::Rule {
+                        file: name.clone(),
+                        id: m.id,
+                        message: "duplicate id".into(),
+                    });
                 }
                 if !(0.0..=1.0).contains(&m.min_score) || !(0.0..=1.0).contains(&m.agree_confidence) {
                     return Err(ContractError::Rule {

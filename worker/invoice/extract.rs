@@ -295,7 +295,8 @@ fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
         let before = rule.labels_after_value.iter().find(|(b, _)| b == id).map(|(_, re)| re);
         let mut found = Vec::new();
         for (i, l) in lines.iter().enumerate() {
-            let mut hit = re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
+            let mut hit =
+                re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
             if hit.is_none()
                 && let Some(b) = before
                 && let Some(m) = b.find(l.text)
@@ -438,7 +439,14 @@ fn name_like(rules: &InvoiceRules, t: &str) -> bool {
 }
 
 /// A name as grounded text: the trimmed part `[from, to)` of a line.
-fn name_at(doc: &Document, l: &TextLine, from: usize, to: usize, rule: &str, conf: f32) -> Option<Grounded<String>> {
+fn name_at(
+    doc: &Document,
+    l: &TextLine,
+    from: usize,
+    to: usize,
+    rule: &str,
+    conf: f32,
+) -> Option<Grounded<String>> {
     let raw = &l.text[from..to];
     let t = raw.trim();
     if t.is_empty() {
@@ -447,7 +455,14 @@ fn name_at(doc: &Document, l: &TextLine, from: usize, to: usize, rule: &str, con
     let start = from + (raw.len() - raw.trim_start().len());
     grounded(
         t.to_string(),
-        evidence(doc, l.page, l.start + start, l.start + start + t.len(), Method::Layout { rule: rule.into() }, conf),
+        evidence(
+            doc,
+            l.page,
+            l.start + start,
+            l.start + start + t.len(),
+            Method::Layout { rule: rule.into() },
+            conf,
+        ),
     )
 }
 
@@ -518,7 +533,9 @@ fn supplier_from_sender_line(
 /// Does a line carry an invoice number or date label (a header line, not a name)?
 fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
-        rules.field(f).is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
+        rules
+            .field(f)
+            .is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
     })
 }
 
@@ -1236,11 +1253,22 @@ static CURRENCY_CODE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The currency after a currency label ("Währung: EUR", "Devise : EUR"), else the first ISO 4217
 /// code printed next to an amount or alone ("Beträge in EUR", "Total EUR 49,99").
-fn currency_by_label_or_code(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Option<Grounded<String>> {
+fn currency_by_label_or_code(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+) -> Option<Grounded<String>> {
     let at = |l: &TextLine, m: regex::Match, rule: &str, conf: f32| {
         grounded(
             m.as_str().to_string(),
-            evidence(doc, l.page, l.start + m.start(), l.start + m.end(), Method::Pattern { rule: rule.into() }, conf),
+            evidence(
+                doc,
+                l.page,
+                l.start + m.start(),
+                l.start + m.end(),
+                Method::Pattern { rule: rule.into() },
+                conf,
+            ),
         )
     };
     if let Some(labels) = &rules.currency_labels {
