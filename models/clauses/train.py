@@ -321,6 +321,10 @@ def train_once(args, out_dir: str) -> dict:
         per[name]["_micro"] = {"positives": int(yf.sum()), "tp": tp, "fp": int((predf & (yf == 0)).sum()),
                                "precision": round(tp / max(1, predf.sum()), 4), "recall": round(tp / max(1, yf.sum()), 4),
                                "aupr": round(float(average_precision_score(yf, pf)), 4) if yf.sum() else None}
+        aps = [per[name][lab] for j, lab in enumerate(labels) if cols[j] and "aupr" in per[name][lab]]
+        per[name]["_macro"] = {"categories": len(aps),
+                               "aupr": round(float(np.mean([a["aupr"] for a in aps])), 4) if aps else None,
+                               "p_at_80r": round(float(np.mean([a["p_at_80r"] for a in aps])), 4) if aps else None}
     counts = {s: {"clauses": int((split == s).sum()),
                   "cuad_contracts": len({r["group"] for r in rows if r["split"] == s and r["source"] == "cuad"}),
                   "generated_contracts": len({r["group"] for r in rows if r["split"] == s and r["source"] == "generated"})}
@@ -383,6 +387,7 @@ def main() -> None:
     m = r["metrics"]
     print(json.dumps({k: out[k] for k in ("counts", "cuad", "seconds", "onnx_bytes")}, indent=1))
     print(f"{'label':<36} {'cuad n':>6} {'P':>6} {'R':>6} {'AUPR':>6} {'P@80R':>6} | {'gen n':>5} {'P':>6} {'R':>6}")
+    print("macro:", json.dumps({k: m[k]["_macro"] for k in m}))
     for lab in r["labels"] + ["_micro"]:
         c, g = m["cuad"][lab], m["generated"][lab]
         fmt = lambda v: f"{v:6.3f}" if isinstance(v, float) else f"{'-':>6}"  # noqa: E731
