@@ -224,11 +224,12 @@ async fn rows_of_a_contract_are_clauses_and_risk_flags() {
     }
 
     // The clause classifier's categories and model on each clause row (migration 0200).
-    let labelled = sqlx::query("SELECT labels, model, score FROM clauses WHERE result_id = $1 ORDER BY position")
-        .bind(rid)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let labelled =
+        sqlx::query("SELECT labels, model, score FROM clauses WHERE result_id = $1 ORDER BY position")
+            .bind(rid)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     for (row, cr) in labelled.iter().zip(&contract.clauses) {
         let k = cr.classification.as_ref().expect("classified");
         let want: Vec<String> = k.labels.iter().map(|l| l.label.clone()).collect();

@@ -32,12 +32,13 @@ struct TaxLabel {
 impl Taxonomy {
     pub fn load() -> anyhow::Result<Taxonomy> {
         let text = std::fs::read_to_string(TAXONOMY).with_context(|| format!("reading {TAXONOMY}"))?;
-        Ok(serde_json::from_str(&text).with_context(|| format!("parsing {TAXONOMY}"))?)
+        serde_json::from_str(&text).with_context(|| format!("parsing {TAXONOMY}"))
     }
 
     /// The categories of a generated clause (same rule as train.py's `generated_rows`).
     pub fn generated_labels(&self, kind: &str, reason: Option<&str>, renewal: bool) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> = self.generated_kinds.get(kind).cloned().unwrap_or_default().into_iter().collect();
+        let mut out: BTreeSet<String> =
+            self.generated_kinds.get(kind).cloned().unwrap_or_default().into_iter().collect();
         if let Some(r) = reason {
             out.extend(self.generated_reasons.get(r).cloned().unwrap_or_default());
         }
@@ -95,7 +96,12 @@ impl CategoryCounts {
             fp += b;
             fn_ += c;
         }
-        println!("{:<36} {:>9} {:>9} {tp:>5} {fp:>5} {fn_:>5}", "all (micro)", ratio(tp, tp + fp), ratio(tp, tp + fn_));
+        println!(
+            "{:<36} {:>9} {:>9} {tp:>5} {fp:>5} {fn_:>5}",
+            "all (micro)",
+            ratio(tp, tp + fp),
+            ratio(tp, tp + fn_)
+        );
     }
 }
 
@@ -156,7 +162,11 @@ pub fn aupr(scored: &mut [(f32, bool)]) -> Option<(f64, f64)> {
     while i < scored.len() {
         let s = scored[i].0;
         while i < scored.len() && scored[i].0 == s {
-            if scored[i].1 { tp += 1 } else { fp += 1 }
+            if scored[i].1 {
+                tp += 1
+            } else {
+                fp += 1
+            }
             i += 1;
         }
         let p = tp as f64 / (tp + fp) as f64;
@@ -175,7 +185,8 @@ pub fn cuad_eval(config: &Config, dir: &Path, labels_path: &Path) -> anyhow::Res
     let model = engine.clause_model.as_ref().context("no clause model (contract.clause_model)")?;
     let taxonomy = Taxonomy::load()?;
     let held: Heldout = serde_json::from_str(
-        &std::fs::read_to_string(labels_path).with_context(|| format!("reading {}", labels_path.display()))?,
+        &std::fs::read_to_string(labels_path)
+            .with_context(|| format!("reading {}", labels_path.display()))?,
     )?;
     let labels = &model.model.labels;
     // Per label: (score, truth) of every held-out clause.

@@ -1,7 +1,7 @@
 //! The analysis of one contract: its clauses, key terms and risk flags, every one grounded.
 
-use super::rules::{ContractRules, Level, captured_number, convert};
 use super::classifier::{ClauseClassification, ClauseModel, round4};
+use super::rules::{ContractRules, Level, captured_number, convert};
 use super::segment::{Clause, Piece, segment};
 use crate::document::{Document, Span};
 use crate::evidence::{Evidence, Grounded, Location, Method};

@@ -66,8 +66,8 @@ impl ClauseModel {
         let tpath = path.with_file_name("thresholds.json");
         let thresholds = match std::fs::read_to_string(&tpath) {
             Ok(text) => {
-                let t: Thresholds = serde_json::from_str(&text)
-                    .map_err(|e| err(format!("{}: {e}", tpath.display())))?;
+                let t: Thresholds =
+                    serde_json::from_str(&text).map_err(|e| err(format!("{}: {e}", tpath.display())))?;
                 if let Some(unknown) = t.thresholds.keys().find(|k| !model.labels.contains(k)) {
                     return Err(err(format!("{}: unknown label {unknown}", tpath.display())));
                 }
@@ -82,7 +82,9 @@ impl ClauseModel {
 
     /// The score of every label for a text, in the order of `model.labels`.
     pub fn scores(&self, text: &str) -> Result<Vec<f32>, ContractError> {
-        self.model.predict_text(text).map_err(|e| ContractError::Model(self.model.name.clone(), e.to_string()))
+        self.model
+            .predict_text(text)
+            .map_err(|e| ContractError::Model(self.model.name.clone(), e.to_string()))
     }
 
     /// The labels of a score vector over their thresholds, best first.
