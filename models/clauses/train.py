@@ -96,6 +96,27 @@ def squeeze(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
+def answer_span(sq: str, where: list[int], byte_at: list[int], answer: str) -> tuple[int, int] | None:
+    """The byte span in the page text of an answer text, found whitespace- and case-insensitively
+    in the squeezed page (`squeeze`); a long answer is looked for by its first 80 characters."""
+    a = squeeze(answer)[0].strip()
+    if not a:
+        return None
+    pos = sq.find(a)
+    if pos < 0 and len(a) > 80:
+        pos = sq.find(a[:80])
+    if pos < 0:
+        return None
+    end = min(pos + len(a), len(where)) - 1
+    return byte_at[where[pos]], byte_at[where[end] + 1]
+
+
+def clause_labels(parts: list, spans: list) -> list[str]:
+    """The categories whose answer spans (label, start, end) overlap a clause's parts
+    ([page, start, end], page 1 only: CUAD texts are one-page documents)."""
+    return sorted({lab for lab, s, e in spans if any(p == 1 and s < pe and ps < e for p, ps, pe in parts)})
+
+
 def cuad_rows(taxonomy: dict) -> tuple[list[dict], dict]:
     csv.field_size_limit(1 << 30)
     by_cuad = {lab["cuad"]: lab["id"] for lab in taxonomy["labels"] if lab["cuad"]}
@@ -133,21 +154,13 @@ def cuad_rows(taxonomy: dict) -> tuple[list[dict], dict]:
         spans = []
         for label, ans in answers[name]:
             stats["answers"] += 1
-            a, _ = squeeze(ans)
-            a = a.strip()
-            pos = sq.find(a)
-            length = len(a)
-            if pos < 0 and len(a) > 80:
-                pos = sq.find(a[:80])
-            if pos < 0:
+            span = answer_span(sq, where, byte_at, ans)
+            if span is None:
                 continue
             stats["matched"] += 1
-            s = byte_at[where[pos]]
-            e = byte_at[where[min(pos + length, len(where)) - 1] + 1]
-            spans.append((label, s, e))
+            spans.append((label, *span))
         for k, c in enumerate(doc["clauses"]):
-            labels = sorted({lab for lab, s, e in spans
-                             if any(p == 1 and s < pe and ps < e for p, ps, pe in c["parts"])})
+            labels = clause_labels(c["parts"], spans)
             out.append({"id": f"cuad/{name}#{k}", "group": f"cuad/{name}", "source": "cuad", "file": name,
                         "index": k, "number": c["number"], "text": c["text"], "labels": labels})
         stats["in_clause"] += sum(1 for lab, s, e in spans
