@@ -5,6 +5,7 @@ mod api;
 mod classify;
 mod common;
 mod contract;
+mod desk;
 mod einvoice;
 mod email;
 mod fixtures;

@@ -55,6 +55,9 @@ pub struct Args {
     /// Also write the scores (with each document's misses) as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also print each document's misses (what was read, the truth) after the tables.
+    #[arg(long)]
+    misses: bool,
 }
 
 pub fn run(config: &Config, what: What) -> anyhow::Result<ExitCode> {
@@ -81,6 +84,11 @@ pub fn run(config: &Config, what: What) -> anyhow::Result<ExitCode> {
     }
     for s in &out {
         println!("{}", s.table());
+    }
+    if args.misses {
+        for s in &out {
+            println!("{}", s.misses_report());
+        }
     }
     if let Some(p) = &args.json {
         std::fs::write(p, serde_json::to_string_pretty(&out)?)

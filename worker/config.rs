@@ -27,6 +27,7 @@ pub struct Config {
     pub classifier: ClassifierConfig,
     pub contract: ContractConfig,
     pub web: WebConfig,
+    pub review: ReviewConfig,
 }
 
 /// Contract analysis: where its rules come from (the built-in rules when unset).
@@ -244,6 +245,32 @@ impl Default for WebConfig {
             session_hours: 12,
             max_body_bytes: 64 * 1024,
             feed_max_limit: 500,
+        }
+    }
+}
+
+/// Automatic approval by the worker (docs/desk.md). Off by default: results stay `processed`
+/// until a person decides. On: a result that meets every condition is `approved` in the same
+/// transaction as its write (and released to the ERP feed); any other goes to `review`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    pub auto_approve: bool,
+    /// Highest invoice risk score approved automatically (the risk decision must also be `pass`).
+    pub max_invoice_risk: f32,
+    /// Heaviest invoice flag that counts as information only (rule weights, rules/invoice).
+    pub max_flag_weight: f32,
+    /// Lowest classifier confidence approved automatically.
+    pub min_classifier_confidence: f32,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            auto_approve: false,
+            max_invoice_risk: 0.15,
+            max_flag_weight: 0.05,
+            min_classifier_confidence: 0.9,
         }
     }
 }

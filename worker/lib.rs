@@ -15,6 +15,7 @@ pub mod model;
 pub mod ocr;
 pub mod pipeline;
 pub mod queue;
+pub mod review;
 pub mod service;
 pub mod store;
 pub mod web;

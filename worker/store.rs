@@ -113,6 +113,8 @@ pub struct JobRef {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Automatic approval of written results (`[review]`; off unless `with_review`).
+    review: crate::config::ReviewConfig,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -124,7 +126,13 @@ impl Store {
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy(url)?;
-        Ok(Store { pool })
+        Ok(Store { pool, review: crate::config::ReviewConfig::default() })
+    }
+
+    /// The same store, approving results automatically as `review` says (docs/desk.md).
+    pub fn with_review(mut self, review: crate::config::ReviewConfig) -> Store {
+        self.review = review;
+        self
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -440,6 +448,12 @@ impl Store {
             let id = insert_result(&mut tx, job_id, o, duration_ms, &actor).await?;
             results.push(id);
             feed.push((hash.to_string(), id, status_str(o.status)));
+            // Automatic approval (or review), in this transaction; released after `processed`.
+            if let Some(v) = crate::review::verdict(o, &self.review)
+                && web::apply_verdict(&mut tx, hash, id, &v, &actor).await?
+            {
+                feed.push((hash.to_string(), id, "approved"));
+            }
         }
         if !outcomes.iter().any(|o| o.content_hash.as_str() == submitted) {
             let held: Vec<&str> = outcomes.iter().map(|o| o.content_hash.as_str()).collect();

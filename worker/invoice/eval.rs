@@ -43,10 +43,20 @@ enum Got {
     Date(NaiveDate),
 }
 
-fn got(e: &ExtractedInvoice, field: &str) -> Option<Got> {
-    let t = |g: &Option<crate::evidence::Grounded<String>>| g.as_ref().map(|g| Got::Text(g.value.clone()));
-    let a = |g: &Option<crate::evidence::Grounded<Decimal>>| g.as_ref().map(|g| Got::Amount(g.value));
-    let d = |g: &Option<crate::evidence::Grounded<NaiveDate>>| g.as_ref().map(|g| Got::Date(g.value));
+/// The extracted value of a field and how it was read (the evidence's method, as JSON).
+fn got_with_method(e: &ExtractedInvoice, field: &str) -> Option<(Got, String)> {
+    fn how(ev: &crate::evidence::Evidence) -> String {
+        serde_json::to_string(&ev.method).unwrap_or_default()
+    }
+    let t = |g: &Option<crate::evidence::Grounded<String>>| {
+        g.as_ref().map(|g| (Got::Text(g.value.clone()), how(&g.evidence)))
+    };
+    let a = |g: &Option<crate::evidence::Grounded<Decimal>>| {
+        g.as_ref().map(|g| (Got::Amount(g.value), how(&g.evidence)))
+    };
+    let d = |g: &Option<crate::evidence::Grounded<NaiveDate>>| {
+        g.as_ref().map(|g| (Got::Date(g.value), how(&g.evidence)))
+    };
     match field {
         "number" => t(&e.number),
         "issue_date" => d(&e.issue_date),
@@ -60,6 +70,27 @@ fn got(e: &ExtractedInvoice, field: &str) -> Option<Got> {
         "customer_name" => t(&e.customer.name),
         "iban" => t(&e.iban),
         _ => None,
+    }
+}
+
+impl std::fmt::Display for Got {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Got::Text(t) => write!(f, "{t:?}"),
+            Got::Amount(a) => write!(f, "{a}"),
+            Got::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Truth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Truth::Text(t) => write!(f, "{t:?}"),
+            Truth::Amount(a) => write!(f, "{a}"),
+            Truth::Date(d) => write!(f, "{d}"),
+            Truth::AnyOf(ts) => write!(f, "any of {ts:?}"),
+        }
     }
 }
 
@@ -93,11 +124,13 @@ impl FieldScore {
     }
 }
 
-/// One document's comparison: field → (truth, what was read, right?).
+/// One document's comparison: the fields missed, and for each what was read and the truth.
 #[derive(Debug, Clone, Serialize)]
 pub struct DocResult {
     pub id: String,
     pub misses: Vec<String>,
+    /// "field: read X, truth Y" (or "read nothing"), one per miss.
+    pub details: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -117,23 +150,28 @@ impl Scores {
     pub fn add(&mut self, id: &str, e: Option<&ExtractedInvoice>, truth: &BTreeMap<&'static str, Truth>) {
         self.documents += 1;
         let mut misses = Vec::new();
+        let mut details = Vec::new();
         for f in FIELDS {
             let Some(t) = truth.get(f) else { continue };
             let s = self.fields.entry(f.to_string()).or_default();
             s.truth += 1;
-            match e.and_then(|e| got(e, f)) {
-                Some(g) => {
+            match e.and_then(|e| got_with_method(e, f)) {
+                Some((g, how)) => {
                     s.emitted += 1;
                     if correct(&g, t) {
                         s.correct += 1;
                     } else {
                         misses.push(f.to_string());
+                        details.push(format!("{f}: read {g}, truth {t} (by {how})"));
                     }
                 }
-                None => misses.push(format!("{f} (none)")),
+                None => {
+                    misses.push(format!("{f} (none)"));
+                    details.push(format!("{f}: read nothing, truth {t}"));
+                }
             }
         }
-        self.results.push(DocResult { id: id.into(), misses });
+        self.results.push(DocResult { id: id.into(), misses, details });
     }
 
     /// A Markdown table: field, documents with truth, precision, recall = exact match.
@@ -152,6 +190,18 @@ impl Scores {
                     100.0 * x.precision(),
                     100.0 * x.recall()
                 ));
+            }
+        }
+        s
+    }
+
+    /// Each document's misses, one line per field: what was read and the truth.
+    pub fn misses_report(&self) -> String {
+        let mut s = format!("### misses: {}\n", self.corpus);
+        for r in self.results.iter().filter(|r| !r.details.is_empty()) {
+            s.push_str(&format!("{}\n", r.id));
+            for d in &r.details {
+                s.push_str(&format!("  {d}\n"));
             }
         }
         s

@@ -215,38 +215,95 @@ fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
     Some((v.0, v.1, skip))
 }
 
+/// Read a value of `kind` after a label: on the rest of the line (past a parenthesised remark,
+/// "Rechnungssumme Netto (excl. USt.) 473,00"), else at the start of the next non-empty line of
+/// the page (labels above their values, in tables and in text layers that break lines).
+/// (value, page, start, end) of what was read.
+fn value_after(
+    kind: ValueKind,
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+    from: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
+    let mut rest = &l.text[from..];
+    let mut at = from;
+    if let Some((v, len, skip)) = read_value(kind, rest) {
+        return Some((v, l.page, l.start + at + skip, l.start + at + skip + len));
+    }
+    let t = rest.trim_start();
+    if t.starts_with('(')
+        && let Some(close) = t.find(')')
+        && has_letters(&t[..close], 3)
+    {
+        let cut = rest.len() - t.len() + close + 1;
+        at += cut;
+        rest = &rest[cut..];
+        let r = rest.trim_start_matches([' ', ':']);
+        at += rest.len() - r.len();
+        rest = r;
+        if let Some((v, len, skip)) = read_value(kind, rest) {
+            return Some((v, l.page, l.start + at + skip, l.start + at + skip + len));
+        }
+    }
+    // The next non-empty line (within two) of the same page, for values that do not follow their
+    // label on its line (a column header above its value). Free text and amounts only under a
+    // label alone on its line (an amount column header sits above every row's amount).
+    if matches!(kind, ValueKind::Text | ValueKind::Amount)
+        && !(rest.trim().is_empty() && l.text[..label_start].trim().is_empty())
+    {
+        return None;
+    }
+    let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
+    if next.page != l.page {
+        return None;
+    }
+    let (v, len, skip) = read_value(kind, next.text)?;
+    if kind == ValueKind::Text {
+        return Some((v, next.page, next.start + skip, next.start + skip + len));
+    }
+    // A value below must stand apart: what follows it on its line is not glued to it.
+    let after = &next.text[skip + len..];
+    if after.starts_with(|c: char| c.is_alphanumeric()) {
+        return None;
+    }
+    Some((v, next.page, next.start + skip, next.start + skip + len))
+}
+
+/// A value printed before its label, the label ending the line ("993548900Factuurnummer:"): the
+/// text before the label must be exactly one value.
+fn value_before(kind: ValueKind, l: &TextLine, label_start: usize) -> Option<(Value, u32, usize, usize)> {
+    if kind == ValueKind::Text {
+        return None;
+    }
+    let before = &l.text[..label_start];
+    let t = before.trim_end();
+    let lead = t.len() - t.trim_start().len();
+    let t = t.trim_start();
+    let (v, len, skip) = read_value(kind, t)?;
+    if skip + len != t.len() {
+        return None;
+    }
+    Some((v, l.page, l.start + lead + skip, l.start + lead + skip + len))
+}
+
 /// Every candidate of a field rule, in label priority then document order.
 fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
     let mut per_label = Vec::new();
     for (id, re) in &rule.labels {
+        let before = rule.labels_after_value.iter().find(|(b, _)| b == id).map(|(_, re)| re);
         let mut found = Vec::new();
         for (i, l) in lines.iter().enumerate() {
-            for m in re.find_iter(l.text) {
-                let rest = &l.text[m.end()..];
-                let (value, len, skip, page, start) = match read_value(rule.kind, rest) {
-                    Some((v, len, skip)) => (v, len, skip, l.page, l.start + m.end()),
-                    None if rest.trim().is_empty() && rule.kind == ValueKind::Text => {
-                        // The value on the next non-empty line.
-                        let Some(next) = lines[i + 1..].iter().take(2).find(|n| !n.text.trim().is_empty())
-                        else {
-                            continue;
-                        };
-                        match read_value(rule.kind, next.text) {
-                            Some((v, len, skip)) => (v, len, skip, next.page, next.start),
-                            None => continue,
-                        }
-                    }
-                    None => continue,
-                };
-                found.push(Candidate {
-                    value,
-                    page,
-                    start: start + skip,
-                    end: start + skip + len,
-                    rule: id.clone(),
-                    line_index: i,
-                });
-                break;
+            let mut hit = re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
+            if hit.is_none()
+                && let Some(b) = before
+                && let Some(m) = b.find(l.text)
+            {
+                hit = value_before(rule.kind, l, m.start());
+            }
+            if let Some((value, page, start, end)) = hit {
+                found.push(Candidate { value, page, start, end, rule: id.clone(), line_index: i });
             }
         }
         per_label.push(found);
@@ -367,6 +424,104 @@ fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) 
     })
 }
 
+/// A line that may be a party's name: letters, no label, no identifier ahead of the letters.
+fn name_like(rules: &InvoiceRules, t: &str) -> bool {
+    let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
+    letters >= 2
+        && digits * 2 < letters
+        && t.len() <= 80
+        && !t.contains(':')
+        && !CONTACT_LINE.is_match(t)
+        && !PAGE_LINE.is_match(t)
+        && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
+}
+
+/// A name as grounded text: the trimmed part `[from, to)` of a line.
+fn name_at(doc: &Document, l: &TextLine, from: usize, to: usize, rule: &str, conf: f32) -> Option<Grounded<String>> {
+    let raw = &l.text[from..to];
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let start = from + (raw.len() - raw.trim_start().len());
+    grounded(
+        t.to_string(),
+        evidence(doc, l.page, l.start + start, l.start + start + t.len(), Method::Layout { rule: rule.into() }, conf),
+    )
+}
+
+/// The seller's section ("Verkäufer", "Seller", "Fournisseur" alone on a line): the name after a
+/// name label inside it, else its first line that looks like a name. (name, its line index)
+fn supplier_from_section(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    let labels = rules.supplier_labels.as_ref()?;
+    let start = lines.iter().enumerate().position(|(i, l)| !in_block(i) && labels.is_match(l.text))?;
+    let page = lines[start].page;
+    let section: Vec<usize> = (start + 1..lines.len())
+        .take_while(|&j| lines[j].page == page && !rules.customer_labels.is_match(lines[j].text))
+        .filter(|&j| !lines[j].text.trim().is_empty())
+        .take(rules.block_max_lines)
+        .collect();
+    if let Some(names) = &rules.name_labels {
+        for &j in &section {
+            let l = &lines[j];
+            if let Some(m) = names.find(l.text)
+                && has_letters(&l.text[m.end()..], 2)
+            {
+                return name_at(doc, l, m.end(), l.text.len(), "supplier_name.section_name_label", 0.9)
+                    .map(|g| (g, j));
+            }
+        }
+    }
+    let j = section.into_iter().find(|&j| name_like(rules, lines[j].text.trim()))?;
+    let l = &lines[j];
+    name_at(doc, l, 0, l.text.len(), "supplier_name.section", 0.85).map(|g| (g, j))
+}
+
+static SENDER_SEPARATOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\s*[●•·|]\s*|\s+[-–—]\s+").expect("sender separator"));
+
+/// The sender line above the customer's address ("Bei Spiel GmbH ● Ecke 12 ● 12345 Stadthausen",
+/// "QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen"): its first part.
+fn supplier_from_sender_line(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
+        let parts: Vec<regex::Match> = SENDER_SEPARATOR.find_iter(l.text).collect();
+        if parts.len() < 2 {
+            return None;
+        }
+        let first_end = parts[0].start();
+        let first = l.text[..first_end].trim();
+        let rest = &l.text[parts[0].end()..];
+        if !name_like(rules, first)
+            || first.len() > 60
+            || !rest.chars().any(|c| c.is_ascii_digit())
+            || rest.contains(':')
+            || LEGAL_FOOTER.is_match(l.text)
+            || rules.invoice_titles.is_match(first)
+        {
+            return None;
+        }
+        name_at(doc, l, 0, first_end, "supplier_name.sender_line", 0.85).map(|g| (g, i))
+    })
+}
+
+/// Does a line carry an invoice number or date label (a header line, not a name)?
+fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
+    [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
+        rules.field(f).is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
+    })
+}
+
 fn supplier_name_and_address(
     doc: &Document,
     rules: &InvoiceRules,
@@ -374,12 +529,15 @@ fn supplier_name_and_address(
     block: Option<(usize, usize)>,
 ) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
     let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
+    let section = supplier_from_section(doc, rules, lines, &in_block);
     // The first line with letters on page 1 that is not a title, a label or a page number.
     let first = lines.iter().enumerate().find(|(i, l)| {
         let t = l.text.trim();
         l.page == 1
             && !in_block(*i)
             && has_letters(t, 2)
+            && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
+            && !has_header_label(rules, t)
             && t.len() <= 80
             && !rules.invoice_titles.is_match(t)
             && !rules.credit_note_titles.is_match(t)
@@ -461,6 +619,20 @@ fn supplier_name_and_address(
             )
         }
         (None, None) => None,
+    };
+    // The seller's section wins; then the header name the legal footer confirms; then the sender
+    // line above the customer's address; then the footer or the first line.
+    let agreed = name.as_ref().is_some_and(|g| {
+        matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.header_and_footer")
+    });
+    let explicit = match section {
+        Some(s) => Some(s),
+        None if agreed => None,
+        None => supplier_from_sender_line(doc, rules, lines, &in_block),
+    };
+    let (name, first) = match explicit {
+        Some((g, i)) => (Some(g), Some((i, &lines[i]))),
+        None => (name, first),
     };
     // The address: the lines under the header name, up to the contact lines.
     let address = first.and_then(|(i, _)| {
@@ -1028,6 +1200,9 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         }
     }
     if inv.currency.is_none() {
+        inv.currency = currency_by_label_or_code(doc, rules, &lines);
+    }
+    if inv.currency.is_none() {
         // Any amount with a symbol.
         inv.currency = lines.iter().find_map(|l| {
             let (a, at) = find_amount(l.text, DecimalHint::Auto)?;
@@ -1051,6 +1226,35 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         sign_credit_note(&mut inv);
     }
     inv
+}
+
+/// ISO 4217 codes of the currencies an invoice is likely to be in.
+static CURRENCY_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(EUR|USD|GBP|CHF|JPY|CNY|INR|PLN|CZK|HUF|RON|BGN|SEK|NOK|DKK|ISK|CAD|AUD|NZD|TRY|RUB|UAH|BRL|MXN|ZAR|SGD|HKD|KRW|AED|SAR|MAD|TND|XOF|XAF)\b")
+        .expect("currency codes")
+});
+
+/// The currency after a currency label ("Währung: EUR", "Devise : EUR"), else the first ISO 4217
+/// code printed next to an amount or alone ("Beträge in EUR", "Total EUR 49,99").
+fn currency_by_label_or_code(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Option<Grounded<String>> {
+    let at = |l: &TextLine, m: regex::Match, rule: &str, conf: f32| {
+        grounded(
+            m.as_str().to_string(),
+            evidence(doc, l.page, l.start + m.start(), l.start + m.end(), Method::Pattern { rule: rule.into() }, conf),
+        )
+    };
+    if let Some(labels) = &rules.currency_labels {
+        for l in lines {
+            if let Some(lm) = labels.find(l.text)
+                && let Some(m) = CURRENCY_CODE.find(&l.text[lm.end()..])
+                && m.start() == 0
+            {
+                let m = CURRENCY_CODE.find_at(l.text, lm.end())?;
+                return at(l, m, "currency.label", 0.9);
+            }
+        }
+    }
+    lines.iter().find_map(|l| CURRENCY_CODE.find(l.text).and_then(|m| at(l, m, "currency.code", 0.7)))
 }
 
 fn derived(value: Decimal, from: &[&Grounded<Decimal>], rule: &str) -> Grounded<Decimal> {

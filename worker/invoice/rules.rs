@@ -70,6 +70,18 @@ struct FieldsFile {
     attention_labels: Vec<String>,
     block_end: Vec<String>,
     block_max_lines: usize,
+    /// Labels of the seller's section ("Verkäufer", "Seller", "Fournisseur").
+    #[serde(default)]
+    supplier_labels: Vec<String>,
+    /// Labels of a party's name inside its section ("Name:", "Raison sociale :").
+    #[serde(default)]
+    name_labels: Vec<String>,
+    /// Words never a party name on their own (a header line of a generator, a copyright).
+    #[serde(default)]
+    not_a_name: Vec<String>,
+    /// Labels of the currency ("Währung", "Devise", "Currency").
+    #[serde(default)]
+    currency_labels: Vec<String>,
     field: Vec<FieldSpec>,
 }
 
@@ -128,6 +140,9 @@ pub struct FieldRule {
     pub confidence: f32,
     /// (label id, compiled label) in priority order.
     pub labels: Vec<(String, Regex)>,
+    /// The same labels ending a line, the value printed before them ("993548900Factuurnummer:",
+    /// the order some PDF text layers give right-aligned cells); labels anchored with `^` have none.
+    pub labels_after_value: Vec<(String, Regex)>,
 }
 
 /// The compiled invoice rules.
@@ -144,6 +159,12 @@ pub struct InvoiceRules {
     pub attention_labels: Regex,
     pub block_end: Regex,
     pub block_max_lines: usize,
+    /// The seller's section label, alone on its line (maybe with a colon).
+    pub supplier_labels: Option<Regex>,
+    /// A party's name label at the start of a line; the name follows.
+    pub name_labels: Option<Regex>,
+    pub not_a_name: Option<Regex>,
+    pub currency_labels: Option<Regex>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
     pub templates: Vec<super::templates::Template>,
@@ -167,6 +188,14 @@ fn title_end_regex(what: &str, words: &[String]) -> Result<Regex, InvoiceError> 
 /// A regex matching any of `labels` at the start of a line.
 fn start_regex(what: &str, labels: &[String]) -> Result<Regex, InvoiceError> {
     compile(what, &format!(r"(?i)^\s*(?:{})\b", labels.join("|")))
+}
+
+/// A regex of a list that may be empty (none then).
+fn optional(
+    words: &[String],
+    f: impl Fn(&[String]) -> Result<Regex, InvoiceError>,
+) -> Result<Option<Regex>, InvoiceError> {
+    if words.is_empty() { Ok(None) } else { f(words).map(Some) }
 }
 
 impl InvoiceRules {
@@ -201,10 +230,11 @@ impl InvoiceRules {
         let mut compiled = Vec::new();
         for spec in f.field {
             let mut labels = Vec::new();
+            let mut labels_after_value = Vec::new();
             for (i, l) in spec.labels.iter().enumerate() {
                 let re = compile(
                     &format!("field {:?} label {i}", spec.name),
-                    &format!(r"(?i)(?:^|[\s(|/])(?:{l})\s*[:#.]?\s*"),
+                    &format!(r"(?i)(?:^|[\s(|/\d])(?:{l})\s*[:#.]?\s*"),
                 )?;
                 labels.push((
                     format!(
@@ -216,6 +246,14 @@ impl InvoiceRules {
                     ),
                     re,
                 ));
+                if !l.starts_with('^') {
+                    let id = labels.last().map(|(id, _)| id.clone()).unwrap_or_default();
+                    let re = compile(
+                        &format!("field {:?} label {i}", spec.name),
+                        &format!(r"(?i)(?:{l})\s*[:#.]?\s*$"),
+                    )?;
+                    labels_after_value.push((id, re));
+                }
             }
             if !(0.0..=1.0).contains(&spec.confidence) {
                 return Err(InvoiceError::Rules(format!("field {:?}: confidence outside 0..1", spec.name)));
@@ -226,6 +264,7 @@ impl InvoiceRules {
                 occurrence: spec.occurrence,
                 confidence: spec.confidence,
                 labels,
+                labels_after_value,
             });
         }
         Ok(InvoiceRules {
@@ -239,6 +278,18 @@ impl InvoiceRules {
             attention_labels: start_regex("attention_labels", &f.attention_labels)?,
             block_end: start_regex("block_end", &f.block_end)?,
             block_max_lines: f.block_max_lines,
+            supplier_labels: optional(&f.supplier_labels, |w| {
+                compile("supplier_labels", &format!(r"(?i)^\s*(?:{})\s*:?\s*$", w.join("|")))
+            })?,
+            name_labels: optional(&f.name_labels, |w| {
+                compile("name_labels", &format!(r"(?i)^\s*(?:{})\s*:\s*", w.join("|")))
+            })?,
+            not_a_name: optional(&f.not_a_name, |w| {
+                compile("not_a_name", &format!(r"(?i)(?:^|\W)(?:{})(?:\W|$)", w.join("|")))
+            })?,
+            currency_labels: optional(&f.currency_labels, |w| {
+                compile("currency_labels", &format!(r"(?i)(?:^|\s)(?:{})\s*:?\s*", w.join("|")))
+            })?,
             checks,
             templates: Vec::new(),
         })
@@ -269,7 +320,7 @@ mod tests {
     fn unknown_fields_are_refused() {
         let bad = BUILTIN_FIELDS.replace("block_max_lines = 8", "block_max_lines = 8\nblok = 1");
         assert!(InvoiceRules::from_sources(&bad, BUILTIN_CHECKS).is_err());
-        let bad = BUILTIN_FIELDS.replace("labels = [\"iban\"]", "labels = [\"iban(\"]");
+        let bad = BUILTIN_FIELDS.replace("labels = [\"siret\"]", "labels = [\"siret(\"]");
         assert!(InvoiceRules::from_sources(&bad, BUILTIN_CHECKS).is_err());
     }
 }

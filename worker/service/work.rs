@@ -48,7 +48,8 @@ impl Worker {
         Ok(Worker {
             config: config.clone(),
             engine: Arc::new(Engine::new(config)?),
-            store: Store::connect_lazy(&s.database_url, s.database_max_connections)?,
+            store: Store::connect_lazy(&s.database_url, s.database_max_connections)?
+                .with_review(config.review.clone()),
             broker: BrokerHandle::new(s),
             metrics: Arc::new(Metrics::default()),
         })

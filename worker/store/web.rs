@@ -190,6 +190,40 @@ pub struct QueueRow {
     pub open_flags: i64,
 }
 
+/// Which part of the review queue to list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueFilter {
+    pub invoices: bool,
+    pub contracts: bool,
+    /// Lowest risk shown (0 to 1).
+    pub min_risk: f32,
+    /// Found in the source name, the type or an extracted value (case-insensitive).
+    pub text: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// One page of a result: its text and, for an OCR page, the size of the image its boxes refer to.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageMeta {
+    pub number: i32,
+    pub method: String,
+    pub text: String,
+    pub image_size: Option<(i32, i32)>,
+}
+
+/// Parts of a result's outcome the desk shows as they are.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultExtras {
+    pub pages: Vec<PageMeta>,
+    /// The contract's playbook findings (`[]` for other documents).
+    pub playbook: Value,
+    /// The risk of each invoice of the document.
+    pub invoice_risks: Value,
+    pub classification: Value,
+    pub contract_risk: Value,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: i64,
@@ -215,6 +249,39 @@ pub struct AuditEntry {
 /// `contract` for contracts, `invoice` for everything else an accounts-payable team handles.
 pub const KIND_SQL: &str =
     "CASE WHEN coalesce(d.doc_type, '') LIKE 'contract%' THEN 'contract' ELSE 'invoice' END";
+
+/// The kinds a reader may see: invoices when `$1`, contracts when `$2`.
+fn kind_filter() -> String {
+    format!("(($1 AND {KIND_SQL} = 'invoice') OR ($2 AND {KIND_SQL} = 'contract'))")
+}
+
+/// A flag's weight in the queue's risk: its score (invoice rules, models), else its level
+/// (contract rules: high 0.9, medium 0.6, low 0.3).
+const RISK_SQL: &str = "coalesce(f.score, CASE f.severity WHEN 'high' THEN 0.9 WHEN 'block' THEN 0.9
+      WHEN 'medium' THEN 0.6 WHEN 'review' THEN 0.5 WHEN 'low' THEN 0.3 ELSE 0 END)";
+
+/// `%text%` for ILIKE, with the pattern characters of `text` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The status a correction or a dismissal leaves: the same, `processed` for the others.
+fn kept_status(status: &str) -> &'static str {
+    match status {
+        "approved" => "approved",
+        "blocked" => "blocked",
+        "review" => "review",
+        _ => "processed",
+    }
+}
 
 impl Store {
     // ---- API tokens ----
@@ -254,19 +321,19 @@ impl Store {
     /// row up to the largest visible `seq` is there: when the page is not full the next cursor
     /// moves to that largest `seq`, past rows of other kinds or events.
     pub async fn feed(&self, after: i64, limit: i64, invoices: bool, contracts: bool) -> Result<FeedPage> {
+        let kind_filter = kind_filter();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT f.seq, f.content_hash, f.result_id, f.event, f.status, f.at, {KIND_SQL} AS kind, d.doc_type
              FROM erp_feed f JOIN documents d ON d.content_hash = f.content_hash
-             WHERE f.seq > $1 AND f.event = ANY($2)
-               AND (($3 AND {KIND_SQL} = 'invoice') OR ($4 AND {KIND_SQL} = 'contract'))
+             WHERE {kind_filter} AND f.seq > $3 AND f.event = ANY($4)
              ORDER BY f.seq LIMIT $5"
         )))
-        .bind(after)
-        .bind(&RELEASED_EVENTS[..])
         .bind(invoices)
         .bind(contracts)
+        .bind(after)
+        .bind(&RELEASED_EVENTS[..])
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
@@ -469,6 +536,18 @@ impl Store {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// A document's kind and its current result's page count (for the desk's role checks).
+    pub async fn document_kind(&self, content_hash: &str) -> Result<Option<(String, i32)>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KIND_SQL}, coalesce(r.page_count, 0) FROM documents d
+             LEFT JOIN results r ON r.id = d.current_result WHERE d.content_hash = $1"
+        )))
+        .bind(content_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
     /// The bytes of a document (its own blob) and its media type.
     pub async fn document_bytes(&self, content_hash: &str) -> Result<Option<(Vec<u8>, Option<String>)>> {
         let row = sqlx::query(
@@ -481,34 +560,36 @@ impl Store {
         Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
-    /// Documents waiting for a decision (`processed`, `review`), riskiest first.
-    pub async fn review_queue(
-        &self,
-        invoices: bool,
-        contracts: bool,
-        min_risk: f32,
-        limit: i64,
-    ) -> Result<Vec<QueueRow>> {
+    /// Documents waiting for a decision (`processed`, `review`), riskiest first, one page of
+    /// them, and how many match in all.
+    pub async fn review_queue(&self, f: &QueueFilter) -> Result<(Vec<QueueRow>, i64)> {
+        let text = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(like_pattern);
+        let kind_filter = kind_filter();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT d.content_hash, d.source_name, d.status, {KIND_SQL} AS kind, d.doc_type, d.received_at,
-                    coalesce(fl.risk, 0)::float4, coalesce(fl.n, 0)
+                    coalesce(fl.risk, 0)::float4, coalesce(fl.n, 0), count(*) OVER ()
              FROM documents d
              LEFT JOIN LATERAL (
-                 SELECT max(coalesce(f.score, 0)) AS risk, count(*) AS n FROM flags f
+                 SELECT max({RISK_SQL}) AS risk, count(*) AS n FROM flags f
                  WHERE f.result_id = d.current_result
                    AND NOT EXISTS (SELECT 1 FROM flag_dismissals x WHERE x.flag_id = f.id)) fl ON true
              WHERE d.status IN ('processed', 'review') AND d.current_result IS NOT NULL
-               AND (($1 AND {KIND_SQL} = 'invoice') OR ($2 AND {KIND_SQL} = 'contract'))
+               AND {kind_filter}
                AND coalesce(fl.risk, 0) >= $3
-             ORDER BY coalesce(fl.risk, 0) DESC, d.received_at, d.content_hash LIMIT $4"
+               AND ($4::text IS NULL OR d.source_name ILIKE $4 OR d.doc_type ILIKE $4
+                    OR EXISTS (SELECT 1 FROM fields v WHERE v.result_id = d.current_result AND v.value ILIKE $4))
+             ORDER BY coalesce(fl.risk, 0) DESC, d.received_at, d.content_hash LIMIT $5 OFFSET $6"
         )))
-        .bind(invoices)
-        .bind(contracts)
-        .bind(min_risk)
-        .bind(limit)
+        .bind(f.invoices)
+        .bind(f.contracts)
+        .bind(f.min_risk)
+        .bind(text)
+        .bind(f.limit)
+        .bind(f.offset)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
+        let total = rows.first().map(|r| r.get::<i64, _>(8)).unwrap_or(0);
+        let rows = rows
             .into_iter()
             .map(|r| QueueRow {
                 content_hash: r.get(0),
@@ -520,6 +601,66 @@ impl Store {
                 risk: r.get(6),
                 open_flags: r.get(7),
             })
+            .collect();
+        Ok((rows, total))
+    }
+
+    /// What the desk shows beside a result's rows: page sizes, playbook, risks, classification.
+    pub async fn result_extras(&self, result_id: i64) -> Result<ResultExtras> {
+        let row = sqlx::query(
+            "SELECT coalesce(outcome->'contract'->'playbook', '[]'),
+                    coalesce(jsonb_path_query_array(outcome, '$.invoice.invoices[*].risk'), '[]'),
+                    coalesce(outcome->'classification', 'null'),
+                    coalesce(outcome->'contract'->'risk', 'null')
+             FROM results WHERE id = $1",
+        )
+        .bind(result_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let pages = sqlx::query(
+            "SELECT p.number, p.method, p.text, (j->'ocr'->>'image_width')::int, (j->'ocr'->>'image_height')::int
+             FROM pages p JOIN results r ON r.id = p.result_id
+             LEFT JOIN LATERAL (SELECT j FROM jsonb_array_elements(coalesce(r.outcome->'document'->'pages', '[]')) j
+                                WHERE (j->>'number')::int = p.number LIMIT 1) jp ON true
+             WHERE p.result_id = $1 ORDER BY p.number",
+        )
+        .bind(result_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let pages = pages
+            .into_iter()
+            .map(|r| {
+                let (w, h): (Option<i32>, Option<i32>) = (r.get(3), r.get(4));
+                PageMeta { number: r.get(0), method: r.get(1), text: r.get(2), image_size: w.zip(h) }
+            })
+            .collect();
+        let null = || Value::Null;
+        Ok(match row {
+            Some(r) => ResultExtras {
+                pages,
+                playbook: r.get(0),
+                invoice_risks: r.get(1),
+                classification: r.get(2),
+                contract_risk: r.get(3),
+            },
+            None => ResultExtras {
+                pages,
+                playbook: null(),
+                invoice_risks: null(),
+                classification: null(),
+                contract_risk: null(),
+            },
+        })
+    }
+
+    /// Every user (without password hashes), for the admin page.
+    pub async fn users(&self) -> Result<Vec<(User, bool)>> {
+        let rows = sqlx::query("SELECT id, login, role, disabled_at IS NOT NULL FROM users ORDER BY login")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (User { id: r.get(0), login: r.get(1), role: r.get(2) }, r.get(3)))
             .collect())
     }
 
@@ -626,12 +767,7 @@ impl Store {
                 .bind(actor.name())
                 .execute(&mut *tx)
                 .await?;
-                let st: &'static str = match status.as_str() {
-                    "approved" => "approved",
-                    "blocked" => "blocked",
-                    "review" => "review",
-                    _ => "processed",
-                };
+                let st = kept_status(&status);
                 (
                     st,
                     json!({"field": name, "value": value, "previous": previous}),
@@ -663,12 +799,7 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(Decided::Refused("the flag is already dismissed"));
                 }
-                let st: &'static str = match status.as_str() {
-                    "approved" => "approved",
-                    "blocked" => "blocked",
-                    "review" => "review",
-                    _ => "processed",
-                };
+                let st = kept_status(&status);
                 (
                     st,
                     json!({"flag": flag_id, "code": code, "previous": "open"}),
@@ -812,4 +943,52 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Apply the worker's verdict on a result it just wrote (in its transaction): `approved` with an
+/// audit-log row of the rules' reasons, or `review` with every reason. Returns whether the
+/// document was approved (the caller then appends the `approved` feed event, last).
+pub(super) async fn apply_verdict(
+    tx: &mut sqlx::PgTransaction<'_>,
+    hash: &str,
+    result_id: i64,
+    verdict: &crate::review::Verdict,
+    actor: &str,
+) -> Result<bool> {
+    use crate::review::Verdict;
+    let (status, action, reasons, approved) = match verdict {
+        Verdict::Approve(r) => ("approved", "auto_approve", r, true),
+        Verdict::Review(r) => ("review", "to_review", r, false),
+    };
+    let reason = reasons.join("; ");
+    sqlx::query(
+        "UPDATE documents SET status = $2, status_reason = $3, updated_at = now() WHERE content_hash = $1",
+    )
+    .bind(hash)
+    .bind(status)
+    .bind(&reason)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
+         VALUES ($1, 'processed', $2, $3, $4)",
+    )
+    .bind(hash)
+    .bind(status)
+    .bind(&reason)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_log (actor_kind, actor, action, content_hash, result_id, details)
+         VALUES ('system', $1, $2, $3, $4, $5)",
+    )
+    .bind(actor)
+    .bind(action)
+    .bind(hash)
+    .bind(result_id)
+    .bind(json!({"previous_status": "processed", "reasons": reasons}))
+    .execute(&mut **tx)
+    .await?;
+    Ok(approved)
 }

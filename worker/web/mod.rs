@@ -10,7 +10,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod desk;
 pub mod export;
+pub mod image;
+pub mod pages;
 
 use crate::config::WebConfig;
 use crate::store::Store;
@@ -45,6 +48,7 @@ pub fn router(app: WebApp) -> Router {
     let limit = app.config.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(desk::routes())
         .merge(api::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(security_headers))
@@ -60,8 +64,11 @@ async fn security_headers(
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts,
+    // and the desk checks that a form's Origin is its own.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    // no-store unless the handler chose (page images and the stylesheet: private caching).
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'"),
