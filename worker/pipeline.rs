@@ -151,12 +151,17 @@ pub fn process_with_history(
         .map(|Item { content_hash, source, result }| match result {
             Ok(document) => {
                 let classification = engine.classifier.as_ref().map(|c| classify(c, &document));
-                let invoice = invoice_stage(engine, &document, history);
+                let route = route(&document, classification.as_ref(), &engine.invoice_rules);
+                let invoice = if route.invoice { invoice_stage(engine, &document, history) } else { None };
                 let mut versions = versions.clone();
                 if invoice.is_some() {
                     versions.invoice_rules = Some(engine.invoice_rules.version.clone());
                 }
-                let contract = engine.contract.analyse_if_contract(&document);
+                let contract = if route.contract {
+                    Some(engine.contract.analyse(&document)).filter(|a| a.clauses.len() >= 2)
+                } else {
+                    None
+                };
                 if contract.is_some() {
                     versions.contract_rules = Some(engine.contract.version());
                     versions.clause_model = engine.contract.model_version();
@@ -188,15 +193,49 @@ pub fn process_with_history(
         .collect()
 }
 
-/// The invoice stage, for a document that is an invoice or a credit note (the gate
-/// [`crate::invoice::is_invoice`]; the classifier can replace it).
+/// Which stages a document goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub invoice: bool,
+    pub contract: bool,
+    /// The classifier decided (enabled and confident); else the rule gates did.
+    pub by_classifier: bool,
+}
+
+/// The classifier's type when it is enabled and confident (invoice / credit note → the invoice
+/// stage, contract / amendment → the contract stage, any other type → neither); when it is
+/// disabled or unsure (`review`, `unknown`), the rule gates [`crate::invoice::is_invoice`] and
+/// [`crate::contract::is_contract`]. A document carrying an e-invoice XML always goes to the
+/// invoice stage and never to the contract stage.
+pub fn route(
+    doc: &Document,
+    classification: Option<&Classification>,
+    rules: &crate::invoice::InvoiceRules,
+) -> Route {
+    use crate::classify::DocType;
+    let confident = classification.filter(|c| !c.review && c.doc_type != DocType::Unknown).map(|c| c.doc_type);
+    match confident {
+        Some(t) => Route {
+            invoice: doc.einvoice.is_some() || matches!(t, DocType::Invoice | DocType::CreditNote),
+            contract: doc.einvoice.is_none() && matches!(t, DocType::Contract | DocType::ContractAmendment),
+            by_classifier: true,
+        },
+        None => Route {
+            invoice: crate::invoice::is_invoice(doc, rules),
+            contract: crate::contract::is_contract(doc),
+            by_classifier: false,
+        },
+    }
+}
+
+/// The invoice stage, for a document routed to it ([`route`]).
 fn invoice_stage(
     engine: &Engine,
     doc: &Document,
     history: &mut dyn crate::invoice::HistoryStore,
 ) -> Option<crate::invoice::InvoiceAnalysis> {
     let cfg = &engine.config.invoice;
-    if !cfg.enabled || !crate::invoice::is_invoice(doc, &engine.invoice_rules) {
+    if !cfg.enabled {
         return None;
     }
     let today = cfg.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
@@ -208,4 +247,67 @@ fn invoice_stage(
         engine.fraud_model.as_ref(),
         today,
     ))
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+    use crate::classify::DocType;
+    use crate::invoice::extract::tests::{doc, rules};
+
+    fn classified(doc_type: DocType, review: bool) -> Classification {
+        let t = serde_json::to_value(doc_type).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "doc_type": if review { serde_json::json!("unknown") } else { t.clone() },
+            "predicted": t,
+            "language": "fr",
+            "language_confidence": 0.99,
+            "confidence": if review { 0.4 } else { 0.97 },
+            "threshold": 0.6,
+            "review": review,
+            "probabilities": {},
+            "model": {"name": "classifier", "version": "test"},
+            "evidence": {"method": {"kind": "layout", "rule": "test"}, "confidence": 0.97}
+        }))
+        .unwrap()
+    }
+
+    const INVOICE: &str = "Acme\nFACTURE\nFacture n° : F-1\nDate : 20/11/2026\nTotal TTC 12,00 €";
+    const CONTRACT: &str = "CONTRAT DE PRESTATION DE SERVICES\nArticle 1 - Objet\nLe prestataire…";
+    const NEITHER: &str = "Compte rendu de la réunion du 20/11/2026";
+
+    #[test]
+    fn a_confident_classifier_decides() {
+        let r = route(&doc(&[NEITHER]), Some(&classified(DocType::Invoice, false)), rules());
+        assert_eq!(r, Route { invoice: true, contract: false, by_classifier: true });
+        let r = route(&doc(&[NEITHER]), Some(&classified(DocType::CreditNote, false)), rules());
+        assert!(r.invoice && !r.contract);
+        // The classifier overrides the title gates both ways.
+        let r = route(&doc(&[INVOICE]), Some(&classified(DocType::Contract, false)), rules());
+        assert_eq!(r, Route { invoice: false, contract: true, by_classifier: true });
+        let r = route(&doc(&[CONTRACT]), Some(&classified(DocType::Quote, false)), rules());
+        assert_eq!(r, Route { invoice: false, contract: false, by_classifier: true });
+    }
+
+    #[test]
+    fn rule_gates_when_the_classifier_is_disabled_or_unsure() {
+        for c in [None, Some(classified(DocType::Contract, true))] {
+            let r = route(&doc(&[INVOICE]), c.as_ref(), rules());
+            assert_eq!(r, Route { invoice: true, contract: false, by_classifier: false });
+            let r = route(&doc(&[CONTRACT]), c.as_ref(), rules());
+            assert_eq!(r, Route { invoice: false, contract: true, by_classifier: false });
+            let r = route(&doc(&[NEITHER]), c.as_ref(), rules());
+            assert_eq!(r, Route { invoice: false, contract: false, by_classifier: false });
+        }
+    }
+
+    #[test]
+    fn an_einvoice_always_goes_to_the_invoice_stage() {
+        let xml = std::fs::read("fixtures/einvoice/facture_cii.xml").unwrap();
+        let mut d = doc(&[CONTRACT]);
+        d.einvoice = Some(crate::einvoice::parse(&xml).unwrap());
+        let r = route(&d, Some(&classified(DocType::Contract, false)), rules());
+        assert_eq!(r, Route { invoice: true, contract: false, by_classifier: true });
+        assert!(route(&d, None, rules()).invoice);
+    }
 }

@@ -97,6 +97,7 @@ struct Candidate {
 
 static ID_TOKEN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]{0,38}[A-Za-z0-9]|^[0-9]").expect("id regex"));
+static GLUED_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d\p{L}{4,}$").expect("glued regex"));
 static SIREN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3})\b").expect("siren"));
 static SIRET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3}) ?(\d{5})\b").expect("siret"));
@@ -248,11 +249,17 @@ fn value_after(
         }
     }
     // The next non-empty line (within two) of the same page, for values that do not follow their
-    // label on its line (a column header above its value). Free text and amounts only under a
-    // label alone on its line (an amount column header sits above every row's amount).
-    if matches!(kind, ValueKind::Text | ValueKind::Amount)
-        && !(rest.trim().is_empty() && l.text[..label_start].trim().is_empty())
-    {
+    // label on its line: under a label ending its line (a column header above its value; a date
+    // also under a label followed by other text). Free text and amounts only under a label alone
+    // on its line (an amount column header sits above every row's amount).
+    let ends_line = rest.trim().is_empty();
+    let alone = ends_line && l.text[..label_start].trim().is_empty();
+    let ok = match kind {
+        ValueKind::Text | ValueKind::Amount => alone,
+        ValueKind::Date => true,
+        _ => ends_line,
+    };
+    if !ok {
         return None;
     }
     let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
@@ -263,9 +270,10 @@ fn value_after(
     if kind == ValueKind::Text {
         return Some((v, next.page, next.start + skip, next.start + skip + len));
     }
-    // A value below must stand apart: what follows it on its line is not glued to it.
+    // A value below must stand apart: what follows it on its line is not glued to it, and an
+    // identifier is not a number glued to the next label ("6669263Klantnummer").
     let after = &next.text[skip + len..];
-    if after.starts_with(|c: char| c.is_alphanumeric()) {
+    if after.starts_with(|c: char| c.is_alphanumeric()) || GLUED_LABEL.is_match(&next.text[skip..skip + len]) {
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
@@ -295,13 +303,10 @@ fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
         let before = rule.labels_after_value.iter().find(|(b, _)| b == id).map(|(_, re)| re);
         let mut found = Vec::new();
         for (i, l) in lines.iter().enumerate() {
-            let mut hit =
-                re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
-            if hit.is_none()
-                && let Some(b) = before
-                && let Some(m) = b.find(l.text)
-            {
-                hit = value_before(rule.kind, l, m.start());
+            // A value before a label ending the line wins over one on the next line.
+            let mut hit = before.and_then(|b| b.find(l.text)).and_then(|m| value_before(rule.kind, l, m.start()));
+            if hit.is_none() {
+                hit = re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
             }
             if let Some((value, page, start, end)) = hit {
                 found.push(Candidate { value, page, start, end, rule: id.clone(), line_index: i });
@@ -328,20 +333,19 @@ fn pick(rule: &FieldRule, lines: &[TextLine], keep: impl Fn(&Candidate) -> bool)
     None
 }
 
+/// A candidate's value grounded on its span, with the field rule's confidence.
+fn ground<T>(doc: &Document, rule: &FieldRule, c: &Candidate, value: T) -> Option<Grounded<T>> {
+    grounded(value, evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence))
+}
+
 fn as_text(doc: &Document, rule: &FieldRule, c: &Candidate) -> Option<Grounded<String>> {
     let Value::Text(t) = &c.value else { return None };
-    grounded(
-        t.clone(),
-        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
-    )
+    ground(doc, rule, c, t.clone())
 }
 
 fn as_date(doc: &Document, rule: &FieldRule, c: &Candidate) -> Option<Grounded<NaiveDate>> {
     let Value::Date(d) = &c.value else { return None };
-    grounded(
-        *d,
-        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
-    )
+    ground(doc, rule, c, *d)
 }
 
 fn as_amount(
@@ -350,11 +354,7 @@ fn as_amount(
     c: &Candidate,
 ) -> Option<(Grounded<Decimal>, Option<&'static str>)> {
     let Value::Amount(a, cur) = &c.value else { return None };
-    let g = grounded(
-        *a,
-        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
-    )?;
-    Some((g, *cur))
+    Some((ground(doc, rule, c, *a)?, *cur))
 }
 
 /// The customer block: line indexes `[start, end)`.
@@ -438,32 +438,20 @@ fn name_like(rules: &InvoiceRules, t: &str) -> bool {
         && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
 }
 
-/// A name as grounded text: the trimmed part `[from, to)` of a line.
-fn name_at(
-    doc: &Document,
-    l: &TextLine,
-    from: usize,
-    to: usize,
-    rule: &str,
-    conf: f32,
-) -> Option<Grounded<String>> {
+/// The trimmed text of `[from, to)` of a line, grounded on its span.
+fn text_at(doc: &Document, l: &TextLine, from: usize, to: usize, method: Method, conf: f32) -> Option<Grounded<String>> {
     let raw = &l.text[from..to];
     let t = raw.trim();
     if t.is_empty() {
         return None;
     }
     let start = from + (raw.len() - raw.trim_start().len());
-    grounded(
-        t.to_string(),
-        evidence(
-            doc,
-            l.page,
-            l.start + start,
-            l.start + start + t.len(),
-            Method::Layout { rule: rule.into() },
-            conf,
-        ),
-    )
+    grounded(t.to_string(), evidence(doc, l.page, l.start + start, l.start + start + t.len(), method, conf))
+}
+
+/// A name read by a layout rule: the trimmed text of `[from, to)` of a line.
+fn name_at(doc: &Document, l: &TextLine, from: usize, to: usize, rule: &str, conf: f32) -> Option<Grounded<String>> {
+    text_at(doc, l, from, to, Method::Layout { rule: rule.into() }, conf)
 }
 
 /// The seller's section ("Verkäufer", "Seller", "Fournisseur" alone on a line): the name after a
@@ -533,9 +521,7 @@ fn supplier_from_sender_line(
 /// Does a line carry an invoice number or date label (a header line, not a name)?
 fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
-        rules
-            .field(f)
-            .is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
+        rules.field(f).is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
     })
 }
 
@@ -568,7 +554,8 @@ fn supplier_name_and_address(
         let c = LEGAL_FOOTER.captures(l.text)?;
         let m = c.get(1)?;
         let name = m.as_str().trim();
-        has_letters(name, 2).then(|| (l, m.start(), name))
+        (has_letters(name, 2) && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(name)))
+            .then(|| (l, m.start(), name))
     });
     // "Papeterie Fournier FACTURE": the name without the title OCR joined to it.
     let first_text = |l: &TextLine| -> usize {
@@ -579,62 +566,16 @@ fn supplier_name_and_address(
             .map(|m| m.start());
         l.text[..cut.unwrap_or(l.text.len())].trim_end().len()
     };
+    let footer_name = |(fl, fstart, fname): (&TextLine, usize, &str)| {
+        let method = Method::Pattern { rule: "supplier_name.legal_footer".into() };
+        text_at(doc, fl, fstart, fstart + fname.len(), method, 0.85)
+    };
     let name = match (first, footer) {
-        (Some((_, l)), Some((fl, fstart, fname))) => {
-            let t = l.text[..first_text(l)].trim();
-            if t.eq_ignore_ascii_case(fname) {
-                let lead = l.text.len() - l.text.trim_start().len();
-                grounded(
-                    t.to_string(),
-                    evidence(
-                        doc,
-                        l.page,
-                        l.start + lead,
-                        l.start + lead + t.len(),
-                        Method::Layout { rule: "supplier_name.header_and_footer".into() },
-                        0.95,
-                    ),
-                )
-            } else {
-                grounded(
-                    fname.to_string(),
-                    evidence(
-                        doc,
-                        fl.page,
-                        fl.start + fstart,
-                        fl.start + fstart + fname.len(),
-                        Method::Pattern { rule: "supplier_name.legal_footer".into() },
-                        0.85,
-                    ),
-                )
-            }
+        (Some((_, l)), Some(f)) if l.text[..first_text(l)].trim().eq_ignore_ascii_case(f.2) => {
+            name_at(doc, l, 0, first_text(l), "supplier_name.header_and_footer", 0.95)
         }
-        (None, Some((fl, fstart, fname))) => grounded(
-            fname.to_string(),
-            evidence(
-                doc,
-                fl.page,
-                fl.start + fstart,
-                fl.start + fstart + fname.len(),
-                Method::Pattern { rule: "supplier_name.legal_footer".into() },
-                0.85,
-            ),
-        ),
-        (Some((_, l)), None) => {
-            let t = l.text[..first_text(l)].trim();
-            let lead = l.text.len() - l.text.trim_start().len();
-            grounded(
-                t.to_string(),
-                evidence(
-                    doc,
-                    l.page,
-                    l.start + lead,
-                    l.start + lead + t.len(),
-                    Method::Layout { rule: "supplier_name.first_line".into() },
-                    0.7,
-                ),
-            )
-        }
+        (_, Some(f)) => footer_name(f),
+        (Some((_, l)), None) => name_at(doc, l, 0, first_text(l), "supplier_name.first_line", 0.7),
         (None, None) => None,
     };
     // The seller's section wins; then the header name the legal footer confirms; then the sender
@@ -1104,26 +1045,40 @@ fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch
     }
 }
 
+/// Where a field's value may be read.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// Outside the customer block (header fields, the supplier's identifiers).
+    OutsideCustomer,
+    /// Inside it (the customer's identifiers).
+    Customer,
+    Anywhere,
+}
+
 /// Extraction from the visible text only.
 pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInvoice {
     let lines = lines_of(doc);
     let block = customer_block(rules, &lines);
     let in_block = |c: &Candidate| block.is_some_and(|(s, e)| (s..e).contains(&c.line_index));
-    let out_block = |c: &Candidate| !in_block(c);
-    let field = |name: FieldName| rules.field(name);
-    let text_field = |name: FieldName| {
-        field(name).and_then(|r| pick(r, &lines, out_block).and_then(|c| as_text(doc, r, &c)))
+    // One lookup for every field: its rule's winning candidate within a scope of the page.
+    let lookup = |name: FieldName, scope: Scope| {
+        let r = rules.field(name)?;
+        let c = pick(r, &lines, |c| match scope {
+            Scope::OutsideCustomer => !in_block(c),
+            Scope::Customer => in_block(c),
+            Scope::Anywhere => true,
+        })?;
+        Some((r, c))
     };
-    let date_field = |name: FieldName| {
-        field(name).and_then(|r| pick(r, &lines, |_| true).and_then(|c| as_date(doc, r, &c)))
-    };
+    let text = |name: FieldName, scope: Scope| lookup(name, scope).and_then(|(r, c)| as_text(doc, r, &c));
+    let date = |name: FieldName| lookup(name, Scope::Anywhere).and_then(|(r, c)| as_date(doc, r, &c));
+    let amounts = [FieldName::NetTotal, FieldName::VatTotal, FieldName::GrossTotal, FieldName::AmountDue]
+        .map(|name| (name, lookup(name, Scope::Anywhere).and_then(|(r, c)| as_amount(doc, r, &c))));
+    // The currency of the first amount printed with one, the gross total's when it has one.
     let mut currency = None;
-    let mut amount_field = |name: FieldName| {
-        let r = field(name)?;
-        let c = pick(r, &lines, |_| true)?;
-        let (g, cur) = as_amount(doc, r, &c)?;
-        if let Some(code) = cur
-            && (currency.is_none() || name == FieldName::GrossTotal)
+    for (name, a) in &amounts {
+        if let Some((g, Some(code))) = a
+            && (currency.is_none() || *name == FieldName::GrossTotal)
         {
             currency = Some(Grounded {
                 value: code.to_string(),
@@ -1133,27 +1088,20 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
                 },
             });
         }
-        Some(g)
+    }
+    let [net_total, vat_total, gross_total, amount_due] = amounts.map(|(_, a)| a.map(|(g, _)| g));
+    // A party's identifiers: the supplier's outside the customer block, the customer's inside.
+    let identifiers = |scope: Scope| PartyFields {
+        siren: text(FieldName::SupplierSiren, scope),
+        siret: text(FieldName::SupplierSiret, scope),
+        vat_id: text(FieldName::SupplierVat, scope),
+        ..PartyFields::default()
     };
-    let net_total = amount_field(FieldName::NetTotal);
-    let vat_total = amount_field(FieldName::VatTotal);
-    let gross_total = amount_field(FieldName::GrossTotal);
-    let amount_due = amount_field(FieldName::AmountDue);
 
     let (supplier_name, supplier_address) = supplier_name_and_address(doc, rules, &lines, block);
     let (customer_name, customer_address) = customer_name_and_address(doc, rules, &lines, block);
-    let customer_id = |name: FieldName| {
-        field(name).and_then(|r| pick(r, &lines, in_block).and_then(|c| as_text(doc, r, &c)))
-    };
-
-    let mut supplier = PartyFields {
-        name: supplier_name,
-        address: supplier_address,
-        siren: text_field(FieldName::SupplierSiren),
-        siret: text_field(FieldName::SupplierSiret),
-        vat_id: text_field(FieldName::SupplierVat),
-        country: None,
-    };
+    let mut supplier =
+        PartyFields { name: supplier_name, address: supplier_address, ..identifiers(Scope::OutsideCustomer) };
     if supplier.siren.is_none()
         && let Some(s) = &supplier.siret
     {
@@ -1166,14 +1114,8 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         });
     }
     supplier.country = supplier.vat_id.as_ref().map(country_of_vat);
-    let mut customer = PartyFields {
-        name: customer_name,
-        address: customer_address,
-        siren: customer_id(FieldName::SupplierSiren),
-        siret: customer_id(FieldName::SupplierSiret),
-        vat_id: customer_id(FieldName::SupplierVat),
-        country: None,
-    };
+    let mut customer =
+        PartyFields { name: customer_name, address: customer_address, ..identifiers(Scope::Customer) };
     customer.country = customer.vat_id.as_ref().map(country_of_vat);
 
     let mut inv = ExtractedInvoice {
@@ -1181,14 +1123,14 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         kind: kind_of(doc, rules, &lines),
         supplier,
         customer,
-        number: text_field(FieldName::Number),
-        issue_date: date_field(FieldName::IssueDate),
-        due_date: date_field(FieldName::DueDate),
-        payment_terms: text_field(FieldName::PaymentTerms),
-        order_number: text_field(FieldName::OrderNumber),
+        number: text(FieldName::Number, Scope::OutsideCustomer),
+        issue_date: date(FieldName::IssueDate),
+        due_date: date(FieldName::DueDate),
+        payment_terms: text(FieldName::PaymentTerms, Scope::OutsideCustomer),
+        order_number: text(FieldName::OrderNumber, Scope::OutsideCustomer),
         currency,
-        iban: text_field(FieldName::Iban),
-        bic: text_field(FieldName::Bic),
+        iban: text(FieldName::Iban, Scope::OutsideCustomer),
+        bic: text(FieldName::Bic, Scope::OutsideCustomer),
         net_total,
         vat_total,
         gross_total,
@@ -1253,22 +1195,11 @@ static CURRENCY_CODE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The currency after a currency label ("Währung: EUR", "Devise : EUR"), else the first ISO 4217
 /// code printed next to an amount or alone ("Beträge in EUR", "Total EUR 49,99").
-fn currency_by_label_or_code(
-    doc: &Document,
-    rules: &InvoiceRules,
-    lines: &[TextLine],
-) -> Option<Grounded<String>> {
+fn currency_by_label_or_code(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Option<Grounded<String>> {
     let at = |l: &TextLine, m: regex::Match, rule: &str, conf: f32| {
         grounded(
             m.as_str().to_string(),
-            evidence(
-                doc,
-                l.page,
-                l.start + m.start(),
-                l.start + m.end(),
-                Method::Pattern { rule: rule.into() },
-                conf,
-            ),
+            evidence(doc, l.page, l.start + m.start(), l.start + m.end(), Method::Pattern { rule: rule.into() }, conf),
         )
     };
     if let Some(labels) = &rules.currency_labels {
@@ -1698,5 +1629,72 @@ pub(crate) mod tests {
         let d = doc(&["IBAN : FR76 3000 4520 8671 0153 2618 077 BIC BNPAFRPP"]);
         let inv = extract(&d, rules());
         assert_eq!(inv.iban.as_ref().unwrap().value, "FR7630004520867101532618077");
+    }
+
+    /// The text at a value's evidence span: every value stays grounded.
+    fn at<T>(d: &Document, g: &Grounded<T>) -> String {
+        let l = &g.evidence.locations[0];
+        d.pages[l.page as usize - 1].text[l.span.start..l.span.end].to_string()
+    }
+
+    #[test]
+    fn values_before_and_below_their_labels() {
+        // Right-aligned cells some text layers give value first, and labels above their values.
+        let d = doc(&[
+            "Coolblue B.V.\n993548900Factuurnummer:\n 19 april 2014Factuurdatum:\nRechnungssumme Netto (excl. USt.) 473,00\nFactuur totaal\n\nEUR 49,99\nArtikel Nettobetrag\n1 19,00",
+        ]);
+        let inv = extract(&d, rules());
+        let n = inv.number.as_ref().unwrap();
+        assert_eq!((n.value.as_str(), at(&d, n).as_str()), ("993548900", "993548900"));
+        let date = inv.issue_date.as_ref().unwrap();
+        assert_eq!((date.value.to_string(), at(&d, date)), ("2014-04-19".into(), "19 april 2014".into()));
+        let net = inv.net_total.as_ref().unwrap();
+        assert_eq!((net.value.to_string(), at(&d, net)), ("473.00".into(), "473,00".into()));
+        assert_eq!(inv.gross_total.as_ref().unwrap().value.to_string(), "49.99");
+        // A date under a label followed by other text.
+        let d = doc(&["Rechnungsdatum Kundennr.30064443\n7. Mai 2014 47774"]);
+        assert_eq!(extract(&d, rules()).issue_date.unwrap().value.to_string(), "2014-05-07");
+        // A number glued to the next label is not read under a label.
+        let d = doc(&["Factuurnummer:\n6669263Klantnummer:"]);
+        assert!(extract(&d, rules()).number.is_none());
+    }
+
+    #[test]
+    fn german_title_number_and_date() {
+        let d = doc(&["Handelsrechnung (380) 05.03.2018   Nr. 471102   vom\nWährung: EUR"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "471102");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
+        assert_eq!(inv.currency.as_ref().unwrap().value, "EUR");
+        let d = doc(&["Gutschrift (Selbst ausgestellte Rechnung) Nr.  471102 vom\n05.03.2018\nUSt.-Id.-Nr. : DE123456789"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "471102");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
+        assert_eq!(inv.supplier.vat_id.as_ref().unwrap().value, "DE123456789");
+        // "Rechnung gemäß Bestellung vom …" is not the invoice date.
+        let d = doc(&["Rechnung gemäß Bestellung vom 01.03.2018."]);
+        assert!(extract(&d, rules()).issue_date.is_none());
+    }
+
+    #[test]
+    fn supplier_from_seller_section_and_sender_line() {
+        let d = doc(&[
+            "Beispiel-Rechnungen für ZUGFeRD 2.2, (c) FeRD 2022\nVerkäufer\nNummer: 549910\nName: Lieferant GmbH\nAnschrift: Lieferantenstraße 20\nKäufer/Leistungsempfänger\nName: Kunden AG Mitte",
+        ]);
+        let inv = extract(&d, rules());
+        let n = inv.supplier.name.as_ref().unwrap();
+        assert_eq!((n.value.as_str(), at(&d, n).as_str()), ("Lieferant GmbH", "Lieferant GmbH"));
+        let d = doc(&["Lieferant\n GLN 4333741000005 Lief-Nr: 549910\n MUSTERLIEFERANT GMBH\n BAHNHOFSTRASSE 99"]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "MUSTERLIEFERANT GMBH");
+        let d = doc(&[
+            "Rechnung # RE-20140703/502 vom 03.07.2014\nSumme netto: 496,00 €\nBei Spiel GmbH    ●    Ecke 12    ●    12345 Stadthausen\nTheodor Est\nBahnstr. 42",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "Bei Spiel GmbH");
+        assert_eq!(inv.number.as_ref().unwrap().value, "RE-20140703/502");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2014-07-03");
+        // A capital mention is not a sender line.
+        let d = doc(&["ACME\nSarl au capital de 10 000€ - RCS Paris B 530 848 134 - Siret 53084813400017"]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "ACME");
     }
 }
