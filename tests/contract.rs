@@ -259,7 +259,10 @@ fn clause_model() -> &'static liasse::contract::ClauseModel {
 /// The labels the model gives to the first clause of a two-clause contract holding `body`.
 fn labels_of(title: &str, heading: &str, body: &str) -> Vec<(String, f32)> {
     let rules = liasse::contract::ContractRules::builtin().unwrap();
-    let doc = liasse::contract::text_document("t", &format!("{title}\n\n1. {heading}\n\n{body}\n\n2. Divers\n\nRien."));
+    let doc = liasse::contract::text_document(
+        "t",
+        &format!("{title}\n\n1. {heading}\n\n{body}\n\n2. Divers\n\nRien."),
+    );
     let a = liasse::contract::analyse_with(&doc, &rules, Some(clause_model()));
     assert_eq!(a.clauses.len(), 2);
     let c = a.clauses[0].classification.as_ref().expect("classified");
@@ -335,7 +338,11 @@ fn combined_risk_flags_carry_model_evidence() {
     let v = o.versions.clause_model.clone().expect("clause model version recorded");
     assert!(v.starts_with("clauses-"), "{v}");
     let a = o.contract.expect("analysed");
-    assert!(a.clauses.iter().all(|c| c.classification.as_ref().is_some_and(|k| k.version == v["clauses-".len()..])));
+    assert!(
+        a.clauses
+            .iter()
+            .all(|c| c.classification.as_ref().is_some_and(|k| k.version == v["clauses-".len()..]))
+    );
     let mut corroborated = 0;
     for c in &a.clauses {
         for f in &c.flags {

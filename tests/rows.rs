@@ -223,6 +223,22 @@ async fn rows_of_a_contract_are_clauses_and_risk_flags() {
         assert_eq!(row.get::<Option<String>, _>(7).is_some(), !cr.flags.is_empty());
     }
 
+    // The clause classifier's categories and model on each clause row (migration 0200).
+    let labelled =
+        sqlx::query("SELECT labels, model, score FROM clauses WHERE result_id = $1 ORDER BY position")
+            .bind(rid)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (row, cr) in labelled.iter().zip(&contract.clauses) {
+        let k = cr.classification.as_ref().expect("classified");
+        let want: Vec<String> = k.labels.iter().map(|l| l.label.clone()).collect();
+        assert_eq!(row.get::<Vec<String>, _>(0), want);
+        assert_eq!(row.get::<Option<String>, _>(1), Some(format!("{}@{}", k.model, k.version)));
+        assert_eq!(row.get::<Option<f32>, _>(2), k.labels.first().map(|l| l.score));
+    }
+    assert!(labelled.iter().any(|r| !r.get::<Vec<String>, _>(0).is_empty()));
+
     // Risk flags: one per clause flag, with rule id, level and reason.
     let expected: Vec<_> = contract.clauses.iter().flat_map(|c| &c.flags).collect();
     assert!(!expected.is_empty());

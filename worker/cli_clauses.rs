@@ -30,7 +30,8 @@ pub struct Args {
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let intake = Intake::new(config).context("starting intake")?;
     let pool = rayon::ThreadPoolBuilder::new().stack_size(256 << 20).build().context("thread pool")?;
-    let rows: Vec<Value> = pool.install(|| args.paths.par_iter().map(|p| row(&intake, p, args.pages)).collect());
+    let rows: Vec<Value> =
+        pool.install(|| args.paths.par_iter().map(|p| row(&intake, p, args.pages)).collect());
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     for r in rows {

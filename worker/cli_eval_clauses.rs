@@ -32,12 +32,13 @@ struct TaxLabel {
 impl Taxonomy {
     pub fn load() -> anyhow::Result<Taxonomy> {
         let text = std::fs::read_to_string(TAXONOMY).with_context(|| format!("reading {TAXONOMY}"))?;
-        Ok(serde_json::from_str(&text).with_context(|| format!("parsing {TAXONOMY}"))?)
+        serde_json::from_str(&text).with_context(|| format!("parsing {TAXONOMY}"))
     }
 
     /// The categories of a generated clause (same rule as train.py's `generated_rows`).
     pub fn generated_labels(&self, kind: &str, reason: Option<&str>, renewal: bool) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> = self.generated_kinds.get(kind).cloned().unwrap_or_default().into_iter().collect();
+        let mut out: BTreeSet<String> =
+            self.generated_kinds.get(kind).cloned().unwrap_or_default().into_iter().collect();
         if let Some(r) = reason {
             out.extend(self.generated_reasons.get(r).cloned().unwrap_or_default());
         }
@@ -95,7 +96,12 @@ impl CategoryCounts {
             fp += b;
             fn_ += c;
         }
-        println!("{:<36} {:>9} {:>9} {tp:>5} {fp:>5} {fn_:>5}", "all (micro)", ratio(tp, tp + fp), ratio(tp, tp + fn_));
+        println!(
+            "{:<36} {:>9} {:>9} {tp:>5} {fp:>5} {fn_:>5}",
+            "all (micro)",
+            ratio(tp, tp + fp),
+            ratio(tp, tp + fn_)
+        );
     }
 }
 
@@ -156,7 +162,11 @@ pub fn aupr(scored: &mut [(f32, bool)]) -> Option<(f64, f64)> {
     while i < scored.len() {
         let s = scored[i].0;
         while i < scored.len() && scored[i].0 == s {
-            if scored[i].1 { tp += 1 } else { fp += 1 }
+            if scored[i].1 {
+                tp += 1
+            } else {
+                fp += 1
+            }
             i += 1;
         }
         let p = tp as f64 / (tp + fp) as f64;
@@ -175,7 +185,8 @@ pub fn cuad_eval(config: &Config, dir: &Path, labels_path: &Path) -> anyhow::Res
     let model = engine.clause_model.as_ref().context("no clause model (contract.clause_model)")?;
     let taxonomy = Taxonomy::load()?;
     let held: Heldout = serde_json::from_str(
-        &std::fs::read_to_string(labels_path).with_context(|| format!("reading {}", labels_path.display()))?,
+        &std::fs::read_to_string(labels_path)
+            .with_context(|| format!("reading {}", labels_path.display()))?,
     )?;
     let labels = &model.model.labels;
     // Per label: (score, truth) of every held-out clause.
@@ -211,6 +222,7 @@ pub fn cuad_eval(config: &Config, dir: &Path, labels_path: &Path) -> anyhow::Res
     );
     let mut all: Vec<(f32, bool)> = Vec::new();
     let (mut tp_all, mut fp_all, mut pos_all) = (0usize, 0usize, 0usize);
+    let mut macro_: Vec<(f64, f64)> = Vec::new();
     // CUAD annotated its 41 categories only: our own categories are not measured on it.
     for (j, l) in labels.iter().enumerate().filter(|(_, l)| taxonomy.is_cuad(l)) {
         let t = model.thresholds[j];
@@ -224,6 +236,7 @@ pub fn cuad_eval(config: &Config, dir: &Path, labels_path: &Path) -> anyhow::Res
         all.extend(s.iter().copied());
         let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
         let ap = aupr(s);
+        macro_.extend(ap);
         let publ = published
             .as_ref()
             .and_then(|p| p.per_category.get(l))
@@ -248,6 +261,19 @@ pub fn cuad_eval(config: &Config, dir: &Path, labels_path: &Path) -> anyhow::Res
         micro.map(|m| format!("{:.3}", m.0)).unwrap_or_default(),
         micro.map(|m| format!("{:.3}", m.1)).unwrap_or_default(),
     );
+    if !macro_.is_empty() {
+        let n = macro_.len() as f64;
+        println!(
+            "{:<36} {:>5} {:>7} {:>7} {:>7.3} {:>7.3}   (mean over the {} categories with positives)",
+            "all categories (macro)",
+            "",
+            "",
+            "",
+            macro_.iter().map(|m| m.0).sum::<f64>() / n,
+            macro_.iter().map(|m| m.1).sum::<f64>() / n,
+            macro_.len()
+        );
+    }
     if let Some(p) = published {
         println!("published with CUAD ({}):", p.source);
         for m in &p.overall {

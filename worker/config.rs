@@ -303,7 +303,7 @@ impl Default for ClassifierConfig {
 }
 
 /// `LIASSE_…` environment variables that are not configuration keys.
-const NOT_CONFIG_KEYS: [&str; 8] = [
+const NOT_CONFIG_KEYS: [&str; 9] = [
     "config",
     "log",
     "sandbox_helper",
@@ -312,6 +312,8 @@ const NOT_CONFIG_KEYS: [&str; 8] = [
     "skip_setup",
     "failpoint_poison",
     "failpoint_action",
+    // The desk's browser test: where to put its screenshots.
+    "screenshots",
 ];
 
 impl Config {

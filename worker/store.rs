@@ -827,11 +827,8 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
                 "heading_location": cl.heading_location,
                 "locations": cl.locations,
             });
-            let labels: Vec<String> = cr
-                .classification
-                .iter()
-                .flat_map(|k| k.labels.iter().map(|l| l.label.clone()))
-                .collect();
+            let labels: Vec<String> =
+                cr.classification.iter().flat_map(|k| k.labels.iter().map(|l| l.label.clone())).collect();
             let top = cr.classification.as_ref().and_then(|k| k.labels.first().map(|l| l.score));
             let model = cr.classification.as_ref().map(|k| format!("{}@{}", k.model, k.version));
             sqlx::query(

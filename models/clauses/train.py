@@ -96,6 +96,27 @@ def squeeze(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
+def answer_span(sq: str, where: list[int], byte_at: list[int], answer: str) -> tuple[int, int] | None:
+    """The byte span in the page text of an answer text, found whitespace- and case-insensitively
+    in the squeezed page (`squeeze`); a long answer is looked for by its first 80 characters."""
+    a = squeeze(answer)[0].strip()
+    if not a:
+        return None
+    pos = sq.find(a)
+    if pos < 0 and len(a) > 80:
+        pos = sq.find(a[:80])
+    if pos < 0:
+        return None
+    end = min(pos + len(a), len(where)) - 1
+    return byte_at[where[pos]], byte_at[where[end] + 1]
+
+
+def clause_labels(parts: list, spans: list) -> list[str]:
+    """The categories whose answer spans (label, start, end) overlap a clause's parts
+    ([page, start, end], page 1 only: CUAD texts are one-page documents)."""
+    return sorted({lab for lab, s, e in spans if any(p == 1 and s < pe and ps < e for p, ps, pe in parts)})
+
+
 def cuad_rows(taxonomy: dict) -> tuple[list[dict], dict]:
     csv.field_size_limit(1 << 30)
     by_cuad = {lab["cuad"]: lab["id"] for lab in taxonomy["labels"] if lab["cuad"]}
@@ -133,21 +154,13 @@ def cuad_rows(taxonomy: dict) -> tuple[list[dict], dict]:
         spans = []
         for label, ans in answers[name]:
             stats["answers"] += 1
-            a, _ = squeeze(ans)
-            a = a.strip()
-            pos = sq.find(a)
-            length = len(a)
-            if pos < 0 and len(a) > 80:
-                pos = sq.find(a[:80])
-            if pos < 0:
+            span = answer_span(sq, where, byte_at, ans)
+            if span is None:
                 continue
             stats["matched"] += 1
-            s = byte_at[where[pos]]
-            e = byte_at[where[min(pos + length, len(where)) - 1] + 1]
-            spans.append((label, s, e))
+            spans.append((label, *span))
         for k, c in enumerate(doc["clauses"]):
-            labels = sorted({lab for lab, s, e in spans
-                             if any(p == 1 and s < pe and ps < e for p, ps, pe in c["parts"])})
+            labels = clause_labels(c["parts"], spans)
             out.append({"id": f"cuad/{name}#{k}", "group": f"cuad/{name}", "source": "cuad", "file": name,
                         "index": k, "number": c["number"], "text": c["text"], "labels": labels})
         stats["in_clause"] += sum(1 for lab, s, e in spans
@@ -321,6 +334,10 @@ def train_once(args, out_dir: str) -> dict:
         per[name]["_micro"] = {"positives": int(yf.sum()), "tp": tp, "fp": int((predf & (yf == 0)).sum()),
                                "precision": round(tp / max(1, predf.sum()), 4), "recall": round(tp / max(1, yf.sum()), 4),
                                "aupr": round(float(average_precision_score(yf, pf)), 4) if yf.sum() else None}
+        aps = [per[name][lab] for j, lab in enumerate(labels) if cols[j] and "aupr" in per[name][lab]]
+        per[name]["_macro"] = {"categories": len(aps),
+                               "aupr": round(float(np.mean([a["aupr"] for a in aps])), 4) if aps else None,
+                               "p_at_80r": round(float(np.mean([a["p_at_80r"] for a in aps])), 4) if aps else None}
     counts = {s: {"clauses": int((split == s).sum()),
                   "cuad_contracts": len({r["group"] for r in rows if r["split"] == s and r["source"] == "cuad"}),
                   "generated_contracts": len({r["group"] for r in rows if r["split"] == s and r["source"] == "generated"})}
@@ -383,6 +400,7 @@ def main() -> None:
     m = r["metrics"]
     print(json.dumps({k: out[k] for k in ("counts", "cuad", "seconds", "onnx_bytes")}, indent=1))
     print(f"{'label':<36} {'cuad n':>6} {'P':>6} {'R':>6} {'AUPR':>6} {'P@80R':>6} | {'gen n':>5} {'P':>6} {'R':>6}")
+    print("macro:", json.dumps({k: m[k]["_macro"] for k in m}))
     for lab in r["labels"] + ["_micro"]:
         c, g = m["cuad"][lab], m["generated"][lab]
         fmt = lambda v: f"{v:6.3f}" if isinstance(v, float) else f"{'-':>6}"  # noqa: E731

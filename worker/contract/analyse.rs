@@ -1,7 +1,7 @@
 //! The analysis of one contract: its clauses, key terms and risk flags, every one grounded.
 
-use super::rules::{ContractRules, Level, captured_number, convert};
 use super::classifier::{ClauseClassification, ClauseModel, round4};
+use super::rules::{ContractRules, Level, captured_number, convert};
 use super::segment::{Clause, Piece, segment};
 use crate::document::{Document, Span};
 use crate::evidence::{Evidence, Grounded, Location, Method};
@@ -482,6 +482,44 @@ mod tests {
         );
         let a = analyse(&doc, rules());
         a.clauses[0].flags.iter().map(|f| f.rule.clone()).collect()
+    }
+
+    /// The clause classifier and the rules together: a rule flag the model agrees with gets its
+    /// evidence and a higher confidence; a non-compete written in words no rule knows gets a
+    /// low flag from the model alone, grounded on the clause heading.
+    #[test]
+    fn model_corroborates_rule_flags_and_flags_alone() {
+        crate::model::init(None).expect("ONNX Runtime (ORT_DYLIB_PATH)");
+        let m = ClauseModel::load(std::path::Path::new(super::super::classifier::DEFAULT_MODEL)).unwrap();
+        let doc = text_document(
+            "t",
+            "CONTRAT DE PRESTATION\n\nArticle 1 – Durée\n\nIl se renouvellera par tacite reconduction \
+             pour des périodes successives de trente-six (36) mois, sauf dénonciation au moins six (6) \
+             mois avant l'échéance.\n\nArticle 2 – Non-concurrence\n\nPendant deux ans après la fin du \
+             contrat, le Prestataire s'interdit toute activité concurrente de celle du Client, \
+             directement ou par personne interposée, sur tout le territoire français.\n\nArticle 3 – Fin\n\nRien.",
+        );
+        let plain = analyse(&doc, rules());
+        let a = analyse_with(&doc, rules(), Some(&m));
+        assert!(plain.clauses.iter().all(|c| c.classification.is_none()));
+        // Rule flags are kept, with the model's support when it agrees.
+        let renewal = &a.clauses[0];
+        let f = renewal.flags.iter().find(|f| f.rule == "renewal.long_notice").expect("rule flag");
+        let s = f.model.as_ref().expect("model agrees");
+        assert_eq!(s.category, "renewal_term");
+        assert!(f.evidence.confidence >= 0.97);
+        assert!(matches!(f.evidence.method, Method::Pattern { .. }));
+        assert_eq!(renewal.risk, Level::High);
+        // The model alone: a low flag citing the model.
+        let nc = &a.clauses[1];
+        assert!(nc.classification.as_ref().unwrap().labels.iter().any(|l| l.label == "non_compete"));
+        let mf = nc.flags.iter().find(|f| f.rule == "model.non_compete").expect("model flag");
+        assert_eq!(mf.level, Level::Low);
+        assert!(matches!(mf.evidence.method, Method::Model { .. }));
+        assert_eq!(mf.evidence.locations[0].text, nc.clause.heading_location.text);
+        assert!(mf.model.as_ref().unwrap().score >= 0.8);
+        // Clause 3 says nothing risky: no flag.
+        assert!(a.clauses[2].flags.is_empty());
     }
 
     #[test]

@@ -66,8 +66,8 @@ impl ClauseModel {
         let tpath = path.with_file_name("thresholds.json");
         let thresholds = match std::fs::read_to_string(&tpath) {
             Ok(text) => {
-                let t: Thresholds = serde_json::from_str(&text)
-                    .map_err(|e| err(format!("{}: {e}", tpath.display())))?;
+                let t: Thresholds =
+                    serde_json::from_str(&text).map_err(|e| err(format!("{}: {e}", tpath.display())))?;
                 if let Some(unknown) = t.thresholds.keys().find(|k| !model.labels.contains(k)) {
                     return Err(err(format!("{}: unknown label {unknown}", tpath.display())));
                 }
@@ -82,7 +82,9 @@ impl ClauseModel {
 
     /// The score of every label for a text, in the order of `model.labels`.
     pub fn scores(&self, text: &str) -> Result<Vec<f32>, ContractError> {
-        self.model.predict_text(text).map_err(|e| ContractError::Model(self.model.name.clone(), e.to_string()))
+        self.model
+            .predict_text(text)
+            .map_err(|e| ContractError::Model(self.model.name.clone(), e.to_string()))
     }
 
     /// The labels of a score vector over their thresholds, best first.
@@ -109,4 +111,60 @@ impl ClauseModel {
 /// Scores kept to 4 decimals in outcomes (stable JSON across platforms' last bits).
 pub fn round4(x: f32) -> f32 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> &'static ClauseModel {
+        static M: std::sync::OnceLock<ClauseModel> = std::sync::OnceLock::new();
+        M.get_or_init(|| {
+            crate::model::init(None).expect("ONNX Runtime (ORT_DYLIB_PATH)");
+            ClauseModel::load(Path::new(DEFAULT_MODEL)).expect("models/clauses/clauses.onnx loads")
+        })
+    }
+
+    #[test]
+    fn labels_are_those_over_their_thresholds_best_first() {
+        let m = model();
+        let n = m.model.labels.len();
+        let mut scores = vec![0.0f32; n];
+        let (a, b) = (m.model.labels[0].clone(), m.model.labels[1].clone());
+        scores[0] = m.thresholds[0].max(0.6);
+        scores[1] = 0.99;
+        scores[2] = m.thresholds[2] * 0.5;
+        let got = m.labels(&scores);
+        assert_eq!(got.iter().map(|l| l.label.as_str()).collect::<Vec<_>>(), vec![b.as_str(), a.as_str()]);
+        assert_eq!(got[0].score, 0.99);
+        assert_eq!(m.score_of(&scores, &b), Some(0.99));
+        assert_eq!(m.score_of(&scores, "no_such_label"), None);
+        assert!(m.labels(&vec![0.0; n]).is_empty());
+    }
+
+    #[test]
+    fn thresholds_file_with_an_unknown_label_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("liasse-clauses-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(DEFAULT_MODEL, dir.join("clauses.onnx")).unwrap();
+        std::fs::write(dir.join("thresholds.json"), r#"{"thresholds": {"nope": 0.5}}"#).unwrap();
+        crate::model::init(None).unwrap();
+        let e = ClauseModel::load(&dir.join("clauses.onnx")).unwrap_err();
+        assert!(e.to_string().contains("unknown label nope"), "{e}");
+        std::fs::write(dir.join("thresholds.json"), "not json").unwrap();
+        assert!(ClauseModel::load(&dir.join("clauses.onnx")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn clause_text_is_heading_then_body() {
+        let doc = crate::contract::text_document(
+            "t",
+            "CONTRAT\n\nArticle 1 – Objet\n\nLe présent contrat a pour objet la fourniture.\n\nArticle 2 – Durée\n\nUn an.",
+        );
+        let seg = crate::contract::segment(&doc);
+        let t = clause_text(&seg.clauses[0]);
+        assert!(t.starts_with("Article 1 – Objet\n"), "{t:?}");
+        assert!(t.contains("a pour objet la fourniture"));
+    }
 }

@@ -73,7 +73,8 @@ impl ContractEngine {
         };
         let clause_model = match &config.clause_model {
             Some(p) if p.exists() => {
-                crate::model::init(None).map_err(|e| ContractError::Model(p.display().to_string(), e.to_string()))?;
+                crate::model::init(None)
+                    .map_err(|e| ContractError::Model(p.display().to_string(), e.to_string()))?;
                 Some(ClauseModel::load(p)?)
             }
             Some(p) => {

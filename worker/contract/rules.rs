@@ -250,7 +250,11 @@ impl ContractRules {
             }
             for m in f.model {
                 if !ids.insert(m.id.clone()) {
-                    return Err(ContractError::Rule { file: name.clone(), id: m.id, message: "duplicate id".into() });
+                    return Err(ContractError::Rule {
+                        file: name.clone(),
+                        id: m.id,
+                        message: "duplicate id".into(),
+                    });
                 }
                 if !(0.0..=1.0).contains(&m.min_score) || !(0.0..=1.0).contains(&m.agree_confidence) {
                     return Err(ContractError::Rule {
@@ -390,6 +394,18 @@ mod tests {
         assert!(ContractRules::from_sources(vec![("a.toml".into(), bad.into())]).is_err());
         let bad = "[[rule]]\nid = 'x'\nkind = 'k'\nreason = 'r'\nlevel = 'high'\n";
         assert!(ContractRules::from_sources(vec![("a.toml".into(), bad.into())]).is_err());
+        // The model's part: unknown field, score out of 0..=1, duplicate id.
+        let m =
+            "[[model]]\nid = 'm'\ncategory = 'c'\nkind = 'k'\nreason = 'r'\nlevel = 'low'\nmin_score = 0.8\n";
+        let ok = ContractRules::from_sources(vec![("m.toml".into(), m.into())]).unwrap();
+        assert_eq!(ok.model_risks.len(), 1);
+        assert!(ok.model_risks[0].alone && ok.model_risks[0].agree_confidence == 0.97);
+        let bad = format!("{m}colour = 'red'\n");
+        assert!(ContractRules::from_sources(vec![("m.toml".into(), bad)]).is_err());
+        let bad = m.replace("0.8", "1.5");
+        assert!(ContractRules::from_sources(vec![("m.toml".into(), bad)]).is_err());
+        let bad = format!("{m}{m}");
+        assert!(ContractRules::from_sources(vec![("m.toml".into(), bad)]).is_err());
     }
 
     #[test]

@@ -188,6 +188,8 @@ pub struct QueueRow {
     /// Highest score of the open (not dismissed) flags; 0 without flags.
     pub risk: f32,
     pub open_flags: i64,
+    /// The code of the riskiest open flag.
+    pub top_flag: Option<String>,
 }
 
 /// Which part of the review queue to list.
@@ -222,6 +224,8 @@ pub struct ResultExtras {
     pub invoice_risks: Value,
     pub classification: Value,
     pub contract_risk: Value,
+    /// The document has bytes of its own (not an e-mail attachment): its pages have images.
+    pub has_bytes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +275,12 @@ fn like_pattern(text: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// Roll a decision's transaction back and answer `d`.
+async fn undo(tx: sqlx::PgTransaction<'_>, d: Decided) -> Result<Decided> {
+    tx.rollback().await?;
+    Ok(d)
 }
 
 /// The status a correction or a dismissal leaves: the same, `processed` for the others.
@@ -567,10 +577,12 @@ impl Store {
         let kind_filter = kind_filter();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT d.content_hash, d.source_name, d.status, {KIND_SQL} AS kind, d.doc_type, d.received_at,
-                    coalesce(fl.risk, 0)::float4, coalesce(fl.n, 0), count(*) OVER ()
+                    coalesce(fl.risk, 0)::float4, coalesce(fl.n, 0), count(*) OVER (), fl.top
              FROM documents d
              LEFT JOIN LATERAL (
-                 SELECT max({RISK_SQL}) AS risk, count(*) AS n FROM flags f
+                 SELECT max({RISK_SQL}) AS risk, count(*) AS n,
+                        (array_agg(f.code ORDER BY {RISK_SQL} DESC, f.id))[1] AS top
+                 FROM flags f
                  WHERE f.result_id = d.current_result
                    AND NOT EXISTS (SELECT 1 FROM flag_dismissals x WHERE x.flag_id = f.id)) fl ON true
              WHERE d.status IN ('processed', 'review') AND d.current_result IS NOT NULL
@@ -600,6 +612,7 @@ impl Store {
                 received_at: r.get(5),
                 risk: r.get(6),
                 open_flags: r.get(7),
+                top_flag: r.get(9),
             })
             .collect();
         Ok((rows, total))
@@ -608,11 +621,12 @@ impl Store {
     /// What the desk shows beside a result's rows: page sizes, playbook, risks, classification.
     pub async fn result_extras(&self, result_id: i64) -> Result<ResultExtras> {
         let row = sqlx::query(
-            "SELECT coalesce(outcome->'contract'->'playbook', '[]'),
-                    coalesce(jsonb_path_query_array(outcome, '$.invoice.invoices[*].risk'), '[]'),
-                    coalesce(outcome->'classification', 'null'),
-                    coalesce(outcome->'contract'->'risk', 'null')
-             FROM results WHERE id = $1",
+            "SELECT coalesce(r.outcome->'contract'->'playbook', '[]'),
+                    coalesce(jsonb_path_query_array(r.outcome, '$.invoice.invoices[*].risk'), '[]'),
+                    coalesce(r.outcome->'classification', 'null'),
+                    coalesce(r.outcome->'contract'->'risk', 'null'),
+                    d.blob_hash IS NOT NULL
+             FROM results r JOIN documents d ON d.content_hash = r.content_hash WHERE r.id = $1",
         )
         .bind(result_id)
         .fetch_optional(&self.pool)
@@ -642,6 +656,7 @@ impl Store {
                 invoice_risks: r.get(1),
                 classification: r.get(2),
                 contract_risk: r.get(3),
+                has_bytes: r.get(4),
             },
             None => ResultExtras {
                 pages,
@@ -649,6 +664,7 @@ impl Store {
                 invoice_risks: null(),
                 classification: null(),
                 contract_risk: null(),
+                has_bytes: false,
             },
         })
     }
@@ -701,31 +717,26 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(Decided::NotFound);
+            return undo(tx, Decided::NotFound).await;
         };
         let (status, result): (String, Option<i64>) = (row.get(0), row.get(1));
         let Some(result) = result else {
-            tx.rollback().await?;
-            return Ok(Decided::NotFound);
+            return undo(tx, Decided::NotFound).await;
         };
         if matches!(status.as_str(), "queued" | "processing" | "failed") {
-            tx.rollback().await?;
-            return Ok(Decided::Refused("the document has no result to decide on"));
+            return undo(tx, Decided::Refused("the document has no result to decide on")).await;
         }
         let approved = status == "approved";
         let (new_status, details, event) = match decision {
             Decision::Approve => {
                 if approved {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the document is already approved"));
+                    return undo(tx, Decided::Refused("the document is already approved")).await;
                 }
                 ("approved", json!({"previous_status": status}), Some("approved"))
             }
             Decision::Block => {
                 if status == "blocked" {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the document is already blocked"));
+                    return undo(tx, Decided::Refused("the document is already blocked")).await;
                 }
                 ("blocked", json!({"previous_status": status}), approved.then_some("changed"))
             }
@@ -752,8 +763,7 @@ impl Store {
                     None => extracted,
                 };
                 if previous.as_deref() == Some(value.as_str()) {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the value is unchanged"));
+                    return undo(tx, Decided::Refused("the value is unchanged")).await;
                 }
                 sqlx::query(
                     "INSERT INTO field_corrections (content_hash, result_id, name, value, previous, reviewer)
@@ -783,8 +793,7 @@ impl Store {
                         .await?
                         .map(|r| r.get(0));
                 let Some(code) = code else {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("no such flag on this document"));
+                    return undo(tx, Decided::Refused("no such flag on this document")).await;
                 };
                 let done = sqlx::query(
                     "INSERT INTO flag_dismissals (flag_id, reviewer, comment) VALUES ($1, $2, $3)
@@ -796,8 +805,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if done.is_none() {
-                    tx.rollback().await?;
-                    return Ok(Decided::Refused("the flag is already dismissed"));
+                    return undo(tx, Decided::Refused("the flag is already dismissed")).await;
                 }
                 let st = kept_status(&status);
                 (

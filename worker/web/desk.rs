@@ -220,12 +220,13 @@ struct LoginForm {
 pub const MAX_FAILURES: u32 = 5;
 const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// Failed sign-ins: count and start of the window, per key.
+type Failures = std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, std::time::Instant)>>;
+
 /// Failed sign-ins of this process, keyed by the SHA-256 of the account's stored hash (unique
 /// per account, reset by a new password) or of an unknown login; bounded in size.
-fn failures() -> &'static std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, std::time::Instant)>> {
-    static F: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<[u8; 32], (u32, std::time::Instant)>>,
-    > = std::sync::OnceLock::new();
+fn failures() -> &'static Failures {
+    static F: std::sync::OnceLock<Failures> = std::sync::OnceLock::new();
     F.get_or_init(Default::default)
 }
 

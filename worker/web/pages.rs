@@ -162,7 +162,7 @@ pub fn queue(p: &QueuePage<'_>) -> Page {
                 p.empty id="queue-empty" { "Nothing is waiting for review with these filters." }
             } @else {
                 table.queue id="queue" {
-                    thead { tr { th { "Risk" } th { "Document" } th { "Kind" } th { "Open flags" } th { "Status" } th { "Received" } } }
+                    thead { tr { th { "Risk" } th { "Document" } th { "Kind" } th { "Open flags" } th { "Riskiest flag" } th { "Status" } th { "Received" } } }
                     tbody {
                         @for r in p.rows {
                             tr data-hash=(r.content_hash) {
@@ -170,6 +170,7 @@ pub fn queue(p: &QueuePage<'_>) -> Page {
                                 td { a.doc href={ "/desk/doc/" (r.content_hash) } { (r.source_name) } }
                                 td { (r.doc_type.as_deref().unwrap_or(&r.kind)) }
                                 td.num { (r.open_flags) }
+                                td.muted { (r.top_flag.as_deref().unwrap_or("—")) }
                                 td { span.status { (r.status) } }
                                 td.muted { (r.received_at.format("%Y-%m-%d %H:%M")) }
                             }
@@ -259,7 +260,8 @@ pub fn marks(doc: &DocumentView) -> Vec<Mark> {
             });
         }
     }
-    let mut seen: Vec<(i32, Option<(usize, usize)>, Option<(i64, i64, i64, i64)>)> = Vec::new();
+    type Place = (i32, Option<(usize, usize)>, Option<(i64, i64, i64, i64)>);
+    let mut seen: Vec<Place> = Vec::new();
     out.retain(|m| {
         let key = (m.page, m.span, m.bbox.map(|(x, y, w, h)| (x as i64, y as i64, w as i64, h as i64)));
         if seen.contains(&key) {
@@ -272,25 +274,41 @@ pub fn marks(doc: &DocumentView) -> Vec<Mark> {
     out
 }
 
-/// A page's text with the marks' spans highlighted (overlaps: the earlier mark wins; spans not
-/// on character boundaries are skipped).
+/// A page's text with the marks' spans highlighted. A mark inside another is drawn inside it
+/// (a flag's phrase within its clause); a mark crossing another's edge, or whose span is not on
+/// character boundaries, is skipped.
 pub fn marked_text(text: &str, marks: &[&Mark]) -> Markup {
-    let mut spans: Vec<(usize, usize, &Mark)> =
-        marks.iter().filter_map(|m| m.span.map(|(a, b)| (a, b, *m))).filter(|(a, b, _)| a < b).collect();
+    let mut spans: Vec<(usize, usize, &Mark)> = marks
+        .iter()
+        .filter_map(|m| m.span.map(|(a, b)| (a, b, *m)))
+        .filter(|(a, b, _)| a < b && text.get(*a..*b).is_some())
+        .collect();
     spans.sort_by_key(|(a, b, _)| (*a, std::cmp::Reverse(*b)));
-    let mut pos = 0usize;
+    nest(text, 0, text.len(), &spans)
+}
+
+/// `text[from..to]` with the spans that lie in it (sorted by start, longest first).
+fn nest(text: &str, from: usize, to: usize, spans: &[(usize, usize, &Mark)]) -> Markup {
+    let mut pos = from;
     let mut parts: Vec<Markup> = Vec::new();
-    for (a, b, m) in spans {
-        if a < pos || text.get(a..b).is_none() || text.get(pos..a).is_none() {
-            continue;
+    let mut i = 0;
+    while i < spans.len() {
+        let (a, b, m) = spans[i];
+        // The spans inside this one follow it in the order.
+        let inner_end = spans[i + 1..].iter().take_while(|(x, _, _)| *x < b).count() + i + 1;
+        if a >= pos && b <= to {
+            let inner: Vec<(usize, usize, &Mark)> =
+                spans[i + 1..inner_end].iter().copied().filter(|(x, y, _)| *x >= a && *y <= b).collect();
+            parts.push(
+                html! { (&text[pos..a]) mark class=(m.class) title=(m.label) { (nest(text, a, b, &inner)) } },
+            );
+            pos = b;
+            i = inner_end;
+        } else {
+            i += 1;
         }
-        let before = &text[pos..a];
-        let inner = &text[a..b];
-        parts.push(html! { (before) mark class=(m.class) title=(m.label) { (inner) } });
-        pos = b;
     }
-    let rest = text.get(pos..).unwrap_or("");
-    html! { @for p in &parts { (p) } (rest) }
+    html! { @for p in &parts { (p) } (&text[pos..to]) }
 }
 
 pub struct DocumentPage<'a> {
@@ -379,6 +397,7 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
         p.extras.and_then(|e| e.invoice_risks.as_array()).map(|a| a.iter().collect()).unwrap_or_default();
     let classification = p.extras.map(|e| &e.classification).filter(|c| !c.is_null());
     let open = matches!(d.status.as_str(), "processed" | "review");
+    let has_bytes = p.extras.is_some_and(|e| e.has_bytes);
     layout(
         &d.source_name,
         Some((p.user, p.csrf)),
@@ -402,21 +421,25 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                     @for pg in pages.iter().take(20) {
                         @let here: Vec<&Mark> = marks.iter().filter(|m| m.page == pg.number).collect();
                         figure.page id={ "page-" (pg.number) } {
-                            div.sheet {
-                                img src={ "/desk/doc/" (d.content_hash) "/page/" (pg.number) } alt={ "Page " (pg.number) };
-                                @if let Some((w, h)) = pg.image_size {
-                                    svg.overlay viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
-                                        @for m in here.iter().filter(|m| m.bbox.is_some()) {
-                                            // A little margin, so the outline does not cross the glyphs.
-                                            @let (x, y, bw, bh) = m.bbox.unwrap_or_default();
-                                            @let pad = (f64::from(w.max(h)) / 400.0).max(2.0);
-                                            rect class=(m.class) x=(x - pad) y=(y - pad) width=(bw + 2.0 * pad) height=(bh + 2.0 * pad) rx=(pad) { title { (m.label) } }
+                            @if has_bytes {
+                                div.sheet {
+                                    img src={ "/desk/doc/" (d.content_hash) "/page/" (pg.number) } alt={ "Page " (pg.number) };
+                                    @if let Some((w, h)) = pg.image_size {
+                                        svg.overlay viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
+                                            @for m in here.iter().filter(|m| m.bbox.is_some()) {
+                                                // A little margin, so the outline does not cross the glyphs.
+                                                @let (x, y, bw, bh) = m.bbox.unwrap_or_default();
+                                                @let pad = (f64::from(w.max(h)) / 400.0).max(2.0);
+                                                rect class=(m.class) x=(x - pad) y=(y - pad) width=(bw + 2.0 * pad) height=(bh + 2.0 * pad) rx=(pad) { title { (m.label) } }
+                                            }
                                         }
                                     }
                                 }
+                            } @else {
+                                p.empty.small { "No page image: this document came inside another one (an e-mail)." }
                             }
                             figcaption { "Page " (pg.number) " · " (pg.method.replace('_', " ")) }
-                            @if pg.image_size.is_none() && !pg.text.trim().is_empty() {
+                            @if (pg.image_size.is_none() || !has_bytes) && !pg.text.trim().is_empty() {
                                 details.text open[here.iter().any(|m| m.span.is_some())] {
                                     summary { "Page text with the evidence highlighted" }
                                     pre.pagetext { (marked_text(&pg.text, &here)) }
@@ -443,9 +466,10 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                                 div.flag.dismissed[f.dismissed] data-flag=(f.id) id={ "flag-" (i + 1) } {
                                     div.flaghead {
                                         strong { (f.code) }
-                                        // Invoice flags carry a rule weight; contract flags a level.
-                                        @if let Some(s) = f.score { span.score { "weight " (format!("{s:.2}")) } }
-                                        @else { span class={ "sev " (f.severity) } { (f.severity) } }
+                                        // Contract flags carry a level; invoice flags the invoice's decision (not shown
+                                        // per flag). A score is a rule's weight, or a model's probability.
+                                        @if matches!(f.severity.as_str(), "low" | "medium" | "high") { span class={ "sev " (f.severity) } { (f.severity) } }
+                                        @if let Some(s) = f.score { span.score { @if f.model.is_some() { "score " } @else { "weight " } (format!("{s:.2}")) } }
                                         @if f.dismissed { span.tag { "dismissed" } }
                                     }
                                     ul.reasons { @for r in reasons(&f.reasons) { li { (r) } } }
@@ -521,7 +545,7 @@ pub fn document(p: &DocumentPage<'_>) -> Page {
                                     tr {
                                         td.num { (c.number.as_deref().unwrap_or("")) }
                                         td { (c.heading.as_deref().unwrap_or("")) @if let Some(cat) = &c.category { div.muted.small { (cat.replace('_', " ")) } } }
-                                        td { @if let Some(r) = &c.risk { span class={ "sev " (r) } { (r) } } }
+                                        td { @if let Some(r) = c.risk.as_deref().filter(|r| *r != "none") { span class={ "sev " (r) } { (r) } } }
                                     }
                                 }
                             }
@@ -594,7 +618,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn marked_text_escapes_and_highlights_on_char_boundaries() {
+    fn marked_text_escapes_nests_and_keeps_char_boundaries() {
         let m = |a, b, label: &str| Mark {
             page: 1,
             span: Some((a, b)),
@@ -602,11 +626,18 @@ mod tests {
             class: "field",
             label: label.into(),
         };
-        let (a, b, c) = (m(0, 3, "n"), m(8, 11, "x"), m(1, 2, "inside"));
-        let html = marked_text("<b>é & total", &[&a, &b, &c]).into_string();
+        let (a, b) = (m(0, 3, "n"), m(8, 11, "x"));
+        let html = marked_text("<b>é & total", &[&a, &b]).into_string();
         assert_eq!(
             html,
             "<mark class=\"field\" title=\"n\">&lt;b&gt;</mark>é &amp; <mark class=\"field\" title=\"x\">tot</mark>al"
+        );
+        // A mark inside another is nested; one crossing its edge is skipped.
+        let (outer, inner, crossing) = (m(0, 10, "clause"), m(2, 5, "flag"), m(8, 12, "x"));
+        let html = marked_text("abcdefghijklmn", &[&outer, &inner, &crossing]).into_string();
+        assert_eq!(
+            html,
+            "<mark class=\"field\" title=\"clause\">ab<mark class=\"field\" title=\"flag\">cde</mark>fghij</mark>klmn"
         );
         // A span inside a multi-byte character is skipped, not a panic.
         let bad = m(4, 5, "bad");
