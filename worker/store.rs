@@ -7,6 +7,7 @@
 //! - The ERP feed gets its sequence numbers from a single-row counter inside the writing
 //!   transaction (`erp_feed_append`), as the last statement, so numbers become visible in order.
 
+pub mod history;
 pub mod web;
 
 use crate::evidence::{Evidence, Grounded, Method};
@@ -725,6 +726,7 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
             .execute(&mut **tx)
             .await?;
     }
+    history::insert_history_rows(tx, result_id, o).await?;
     if let Some(analysis) = &o.invoice {
         let mut position = 0i32;
         for (i, a) in analysis.invoices.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! `liasse work`: consume jobs, run the pipeline, write the results, acknowledge.
 //!
-//! One delivery: count the attempt and fetch the bytes (one statement), run `process_one` on a
+//! One delivery: count the attempt and fetch the bytes (one statement), run the pipeline (with
+//! the invoice history read from this database, `store::history::PgHistory`) on a
 //! blocking thread under a time budget, write every result in one transaction (which first
 //! checks that the job is not already finished), and only then acknowledge. The decision:
 //! - **Ack**: written, or already finished (a redelivery).
@@ -18,13 +19,17 @@ use super::metrics::Metrics;
 use super::{BrokerHandle, JobMessage, ServiceError, failpoint, now_ms};
 use crate::config::Config;
 use crate::intake::Input;
-use crate::pipeline::{Engine, process_one};
+use crate::pipeline::{Engine, process_with_history};
+use crate::store::history::PgHistory;
 use crate::queue::Message;
 use crate::store::{Attempt, Store, Written};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+/// The longest one query of the invoice history may take.
+const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What to do with a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,9 +236,17 @@ impl Worker {
         }
         let engine = self.engine.clone();
         let t1 = Instant::now();
+        // The history checks read this database (docs/service.md, "History checks").
+        let mut history = PgHistory::new(
+            self.store.clone(),
+            tokio::runtime::Handle::current(),
+            self.config.invoice.lookback_days,
+            HISTORY_TIMEOUT,
+        );
         let run = tokio::task::spawn_blocking(move || {
             failpoint::check(&bytes);
-            process_one(&engine, Input::file(bytes, &name, path))
+            let outcomes = process_with_history(&engine, Input::file(bytes, &name, path), &mut history);
+            (outcomes, history.failure())
         });
         let budget = Duration::from_secs(s.attempt_timeout_secs.max(1));
         let failure = match tokio::time::timeout(budget, run).await {
@@ -243,7 +256,15 @@ impl Worker {
             Err(_) => Err(format!("the pipeline ran longer than {} s", budget.as_secs())),
         };
         let outcomes = match failure {
-            Ok(o) => o,
+            // The history could not be read: its checks did not run; never commit that.
+            Ok((_, Some(why))) => {
+                let _ = self.store.record_attempt_error(job.job, &why).await;
+                if attempts as u32 >= s.max_attempts {
+                    return self.give_up(job.job, &format!("{why} ({attempts} attempts)")).await;
+                }
+                return Decision::Retry(why);
+            }
+            Ok((o, None)) => o,
             Err(why) => {
                 Metrics::inc(&self.metrics.pipeline_failures, 1);
                 let _ = self.store.record_attempt_error(job.job, &why).await;
