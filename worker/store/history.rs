@@ -40,7 +40,12 @@ pub struct PgHistory {
 impl PgHistory {
     /// A history reading `store` through `runtime` (take it with `Handle::current()` before
     /// moving into `spawn_blocking`), within `lookback_days`, each query under `timeout`.
-    pub fn new(store: Store, runtime: tokio::runtime::Handle, lookback_days: i64, timeout: Duration) -> PgHistory {
+    pub fn new(
+        store: Store,
+        runtime: tokio::runtime::Handle,
+        lookback_days: i64,
+        timeout: Duration,
+    ) -> PgHistory {
         PgHistory {
             store,
             runtime,
@@ -89,7 +94,12 @@ fn decimal(s: &str) -> Option<Decimal> {
 
 impl Store {
     /// The earlier invoices of `supplier` (see the module documentation), oldest first.
-    pub async fn history_of(&self, supplier: &str, except: &str, lookback_days: i64) -> Result<Vec<PastInvoice>> {
+    pub async fn history_of(
+        &self,
+        supplier: &str,
+        except: &str,
+        lookback_days: i64,
+    ) -> Result<Vec<PastInvoice>> {
         let rows = sqlx::query(
             "SELECT h.content_hash, h.number, h.issue_date, h.gross_total::text, h.iban,
                     h.line_amounts
