@@ -201,3 +201,83 @@ async fn history_failure_is_reported_not_silent() {
     assert!(snapshot.invoices.is_empty());
     assert!(failure.is_some_and(|f| f.contains("invoice history")));
 }
+
+/// Receive a file and start its job, as `liasse submit` and the worker do: (hash, job, bytes).
+async fn received(store: &liasse::store::Store, bytes: &[u8], name: &str) -> (String, i64, Vec<u8>) {
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(bytes));
+    let r = store
+        .receive(&liasse::store::Receipt {
+            bytes,
+            content_hash: &hash,
+            name,
+            path: None,
+            channel: "submit",
+            receipt_key: None,
+        })
+        .await
+        .unwrap();
+    let job = r.job_to_publish.unwrap();
+    let liasse::store::Attempt::Run { bytes, .. } = store.begin_attempt(job).await.unwrap() else {
+        panic!("the job runs")
+    };
+    (hash, job, bytes)
+}
+
+/// The pipeline with the database's history, as the worker runs it.
+async fn run(
+    store: &liasse::store::Store,
+    bytes: Vec<u8>,
+) -> (Vec<liasse::pipeline::Outcome>, liasse::store::history::HistorySeen) {
+    let mut history = liasse::store::history::PgHistory::new(
+        store.clone(),
+        tokio::runtime::Handle::current(),
+        365,
+        Duration::from_secs(30),
+    );
+    tokio::task::spawn_blocking(move || {
+        let input = liasse::intake::Input::file(bytes, "f.pdf", None);
+        let outcomes = liasse::pipeline::process_with_history(crate::common::engine(), input, &mut history);
+        assert_eq!(history.failure(), None);
+        (outcomes, history.seen())
+    })
+    .await
+    .unwrap()
+}
+
+fn rules_of(o: &[liasse::pipeline::Outcome]) -> Vec<String> {
+    o[0].invoice.as_ref().unwrap().invoices[0].flags.iter().map(|f| f.rule.clone()).collect()
+}
+
+/// Two invoices of one supplier processed at the same time (both snapshots read before either
+/// commits): the first commit goes through; the second finds, under the supplier's lock, a row its
+/// snapshot did not see, writes nothing (`HistoryChanged`), and its checks run again see the
+/// first: here the copy is then a `duplicate.number` and no longer `supplier.new`.
+#[tokio::test(flavor = "multi_thread")]
+async fn history_concurrent_commits_of_one_supplier_are_rechecked() {
+    use liasse::store::Written;
+    let db = crate::service::TestDb::create().await;
+    let store = liasse::store::Store::connect_lazy(&db.url, 4).unwrap();
+    store.migrate().await.unwrap();
+    let (hash_a, job_a, bytes_a) =
+        received(&store, &invoice("FA-2026-0142", "20/11/2026", 2, IBAN_1), "a.pdf").await;
+    let (hash_b, job_b, bytes_b) =
+        received(&store, &invoice("FA-2026-O142", "21/11/2026", 2, IBAN_1), "b.pdf").await;
+    let (out_a, seen_a) = run(&store, bytes_a).await;
+    let (out_b, seen_b) = run(&store, bytes_b.clone()).await;
+    assert!(rules_of(&out_a).contains(&"supplier.new".to_string()));
+    assert!(rules_of(&out_b).contains(&"supplier.new".to_string()), "B did not see A yet");
+
+    let a = store.write_outcomes_checked(job_a, &hash_a, &out_a, 1, &seen_a).await.unwrap();
+    assert!(matches!(a, Written::Now(_)), "{a:?}");
+    let b = store.write_outcomes_checked(job_b, &hash_b, &out_b, 1, &seen_b).await.unwrap();
+    assert_eq!(b, Written::HistoryChanged);
+
+    let (out_b, seen_b) = run(&store, bytes_b).await;
+    let flags = rules_of(&out_b);
+    assert!(flags.contains(&"duplicate.number".to_string()), "{flags:?}");
+    assert!(!flags.contains(&"supplier.new".to_string()), "{flags:?}");
+    let b = store.write_outcomes_checked(job_b, &hash_b, &out_b, 1, &seen_b).await.unwrap();
+    assert!(matches!(b, Written::Now(_)), "{b:?}");
+    store.close().await;
+}
