@@ -9,6 +9,7 @@ mod desk;
 mod einvoice;
 mod email;
 mod fixtures;
+mod history;
 mod invoice;
 mod ocr;
 mod pdf;

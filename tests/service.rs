@@ -340,7 +340,7 @@ impl World {
     }
 }
 
-fn sigterm_and_wait(mut c: Child) -> std::process::ExitStatus {
+pub fn sigterm_and_wait(mut c: Child) -> std::process::ExitStatus {
     unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

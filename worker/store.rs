@@ -7,6 +7,7 @@
 //! - The ERP feed gets its sequence numbers from a single-row counter inside the writing
 //!   transaction (`erp_feed_append`), as the last statement, so numbers become visible in order.
 
+pub mod history;
 pub mod web;
 
 use crate::evidence::{Evidence, Grounded, Method};
@@ -101,6 +102,9 @@ pub enum Written {
     Now(Vec<i64>),
     /// The job was already finished: nothing written.
     AlreadyFinished,
+    /// An invoice of a supplier the history checks read was committed by another worker since
+    /// the snapshot: nothing written; the checks must run again.
+    HistoryChanged,
 }
 
 /// A published-or-not job, as the queue carries it.
@@ -396,6 +400,21 @@ impl Store {
         outcomes: &[Outcome],
         duration_ms: i32,
     ) -> Result<Written> {
+        self.write_outcomes_checked(job_id, submitted, outcomes, duration_ms, &history::HistorySeen::default())
+            .await
+    }
+
+    /// `write_outcomes`, first checking under a per-supplier lock that no invoice of the
+    /// suppliers the history snapshots read was committed since ([`Written::HistoryChanged`]:
+    /// nothing written; run the pipeline again). See docs/service.md, "History checks".
+    pub async fn write_outcomes_checked(
+        &self,
+        job_id: i64,
+        submitted: &str,
+        outcomes: &[Outcome],
+        duration_ms: i32,
+        seen: &history::HistorySeen,
+    ) -> Result<Written> {
         let actor = worker_actor();
         let mut tx = self.pool.begin().await?;
         let state: Option<String> = sqlx::query("SELECT state FROM jobs WHERE id = $1 FOR UPDATE")
@@ -406,6 +425,10 @@ impl Store {
         if !matches!(state.as_deref(), Some("queued" | "running")) {
             tx.rollback().await?;
             return Ok(Written::AlreadyFinished);
+        }
+        if history::history_changed(&mut tx, seen).await? {
+            tx.rollback().await?;
+            return Ok(Written::HistoryChanged);
         }
         let mut results = Vec::new();
         let mut feed = Vec::new();
@@ -725,6 +748,7 @@ async fn insert_typed_rows(tx: &mut sqlx::PgTransaction<'_>, result_id: i64, o: 
             .execute(&mut **tx)
             .await?;
     }
+    history::insert_history_rows(tx, result_id, o).await?;
     if let Some(analysis) = &o.invoice {
         let mut position = 0i32;
         for (i, a) in analysis.invoices.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! `liasse work`: consume jobs, run the pipeline, write the results, acknowledge.
 //!
-//! One delivery: count the attempt and fetch the bytes (one statement), run `process_one` on a
+//! One delivery: count the attempt and fetch the bytes (one statement), run the pipeline (with
+//! the invoice history read from this database, `store::history::PgHistory`) on a
 //! blocking thread under a time budget, write every result in one transaction (which first
 //! checks that the job is not already finished), and only then acknowledge. The decision:
 //! - **Ack**: written, or already finished (a redelivery).
@@ -18,13 +19,21 @@ use super::metrics::Metrics;
 use super::{BrokerHandle, JobMessage, ServiceError, failpoint, now_ms};
 use crate::config::Config;
 use crate::intake::Input;
-use crate::pipeline::{Engine, process_one};
+use crate::pipeline::{Engine, process_with_history};
 use crate::queue::Message;
+use crate::store::history::{HistorySeen, PgHistory};
 use crate::store::{Attempt, Store, Written};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+/// The longest one query of the invoice history may take.
+const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many times one attempt runs the pipeline again when another worker committed an invoice
+/// of the same supplier between its history snapshot and its commit.
+const HISTORY_RERUNS: u32 = 5;
 
 /// What to do with a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,62 +238,102 @@ impl Worker {
             let reason = format!("gave up after {} attempts", s.max_attempts);
             return self.give_up(job.job, &reason).await;
         }
-        let engine = self.engine.clone();
-        let t1 = Instant::now();
-        let run = tokio::task::spawn_blocking(move || {
-            failpoint::check(&bytes);
-            process_one(&engine, Input::file(bytes, &name, path))
-        });
-        let budget = Duration::from_secs(s.attempt_timeout_secs.max(1));
-        let failure = match tokio::time::timeout(budget, run).await {
-            Ok(Ok(outcomes)) => Ok(outcomes),
-            Ok(Err(e)) if e.is_panic() => Err("the pipeline panicked".to_string()),
-            Ok(Err(e)) => Err(format!("the pipeline task failed: {e}")),
-            Err(_) => Err(format!("the pipeline ran longer than {} s", budget.as_secs())),
-        };
-        let outcomes = match failure {
-            Ok(o) => o,
-            Err(why) => {
-                Metrics::inc(&self.metrics.pipeline_failures, 1);
-                let _ = self.store.record_attempt_error(job.job, &why).await;
-                if attempts as u32 >= s.max_attempts {
-                    return self.give_up(job.job, &format!("{why} ({attempts} attempts)")).await;
-                }
-                return Decision::Retry(why);
-            }
-        };
-        let pipeline_secs = t1.elapsed().as_secs_f64();
-        self.metrics.stage_pipeline.observe(pipeline_secs);
-        let t2 = Instant::now();
-        let duration_ms = (pipeline_secs * 1000.0) as i32;
-        match self.store.write_outcomes(job.job, &content_hash, &outcomes, duration_ms).await {
-            Ok(Written::Now(ids)) => {
-                self.metrics.stage_store.observe(t2.elapsed().as_secs_f64());
-                Metrics::inc(&self.metrics.results_written, ids.len() as u64);
-                for o in &outcomes {
-                    if let Some(d) = &o.document {
-                        Metrics::inc(&self.metrics.pages, d.pages.len() as u64);
-                        Metrics::inc(&self.metrics.ocr_pages, d.ocr_pages() as u64);
-                    }
-                }
-                self.metrics.end_to_end.observe(((now_ms() - job.published_ms).max(0) as f64) / 1000.0);
-                Decision::Ack
-            }
-            Ok(Written::AlreadyFinished) => {
-                Metrics::inc(&self.metrics.redeliveries_skipped, 1);
-                Decision::Ack
-            }
-            Err(e) => {
-                let why = format!("writing the results: {e}");
-                if !e.is_unavailable() {
+        let mut reruns = 0;
+        loop {
+            let t1 = Instant::now();
+            let (outcomes, seen) = match self.run_pipeline(bytes.clone(), &name, path.clone()).await {
+                Ok(run) => run,
+                Err(why) => {
                     let _ = self.store.record_attempt_error(job.job, &why).await;
                     if attempts as u32 >= s.max_attempts {
-                        return self.give_up(job.job, &why).await;
+                        return self.give_up(job.job, &format!("{why} ({attempts} attempts)")).await;
                     }
+                    return Decision::Retry(why);
                 }
-                Decision::Retry(why)
-            }
+            };
+            let pipeline_secs = t1.elapsed().as_secs_f64();
+            self.metrics.stage_pipeline.observe(pipeline_secs);
+            let t2 = Instant::now();
+            let duration_ms = (pipeline_secs * 1000.0) as i32;
+            let written = self
+                .store
+                .write_outcomes_checked(job.job, &content_hash, &outcomes, duration_ms, &seen)
+                .await;
+            return match written {
+                Ok(Written::Now(ids)) => {
+                    self.metrics.stage_store.observe(t2.elapsed().as_secs_f64());
+                    Metrics::inc(&self.metrics.results_written, ids.len() as u64);
+                    for o in &outcomes {
+                        if let Some(d) = &o.document {
+                            Metrics::inc(&self.metrics.pages, d.pages.len() as u64);
+                            Metrics::inc(&self.metrics.ocr_pages, d.ocr_pages() as u64);
+                        }
+                    }
+                    self.metrics.end_to_end.observe(((now_ms() - job.published_ms).max(0) as f64) / 1000.0);
+                    Decision::Ack
+                }
+                // Another worker committed an invoice of the same supplier meanwhile: run the
+                // checks again against it (same attempt), a few times, then later.
+                Ok(Written::HistoryChanged) if reruns < HISTORY_RERUNS => {
+                    reruns += 1;
+                    tracing::info!(job = job.job, reruns, "the supplier's history changed; checking again");
+                    continue;
+                }
+                Ok(Written::HistoryChanged) => {
+                    Decision::Retry("the supplier's invoice history kept changing".to_string())
+                }
+                Ok(Written::AlreadyFinished) => {
+                    Metrics::inc(&self.metrics.redeliveries_skipped, 1);
+                    Decision::Ack
+                }
+                Err(e) => {
+                    let why = format!("writing the results: {e}");
+                    if !e.is_unavailable() {
+                        let _ = self.store.record_attempt_error(job.job, &why).await;
+                        if attempts as u32 >= s.max_attempts {
+                            return self.give_up(job.job, &why).await;
+                        }
+                    }
+                    Decision::Retry(why)
+                }
+            };
         }
+    }
+
+    /// The pipeline on a blocking thread under the attempt's time budget, with the invoice
+    /// history read from this database; what the history snapshots saw comes back with the
+    /// outcomes. An error says why nothing may be committed (panic, timeout, history unreadable).
+    async fn run_pipeline(
+        &self,
+        bytes: Vec<u8>,
+        name: &str,
+        path: Option<String>,
+    ) -> Result<(Vec<crate::pipeline::Outcome>, HistorySeen), String> {
+        let engine = self.engine.clone();
+        let name = name.to_string();
+        // The history checks read this database (docs/service.md, "History checks").
+        let mut history = PgHistory::new(
+            self.store.clone(),
+            tokio::runtime::Handle::current(),
+            self.config.invoice.lookback_days,
+            HISTORY_TIMEOUT,
+        );
+        let run = tokio::task::spawn_blocking(move || {
+            failpoint::check(&bytes);
+            let outcomes = process_with_history(&engine, Input::file(bytes, &name, path), &mut history);
+            (outcomes, history.failure(), history.seen())
+        });
+        let budget = Duration::from_secs(self.config.service.attempt_timeout_secs.max(1));
+        let why = match tokio::time::timeout(budget, run).await {
+            // The history could not be read: its checks did not run; never commit that.
+            Ok(Ok((_, Some(why), _))) => return Err(why),
+            Ok(Ok((outcomes, None, seen))) => return Ok((outcomes, seen)),
+            Ok(Err(e)) if e.is_panic() => "the pipeline panicked".to_string(),
+            Ok(Err(e)) => format!("the pipeline task failed: {e}"),
+            Err(_) => format!("the pipeline ran longer than {} s", budget.as_secs()),
+        };
+        Metrics::inc(&self.metrics.pipeline_failures, 1);
+        Err(why)
     }
 
     /// Mark the job and its document failed, then dead-letter; if even that cannot be written,
