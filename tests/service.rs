@@ -403,9 +403,14 @@ async fn check_exactly_once(pool: &PgPool) -> (i64, i64) {
 }
 
 async fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_get_with(port, path, "").await
+}
+
+/// A GET with extra header lines (each ending with `\r\n`).
+async fn http_get_with(port: u16, path: &str, headers: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let mut buf = Vec::new();
@@ -425,13 +430,39 @@ async fn wait_http(port: u16) {
     panic!("the health endpoint never listened");
 }
 
+/// A worker whose health address other machines can reach refuses to start without a metrics
+/// token, before it takes any message.
+#[tokio::test(flavor = "multi_thread")]
+async fn exposed_metrics_need_a_token() {
+    let w = World::new().await;
+    let out = w
+        .cmd()
+        .arg("work")
+        .env("LIASSE_SERVICE__HTTP_ADDR", format!("0.0.0.0:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("metrics_token"), "{err}");
+    let out = w
+        .cmd()
+        .arg("work")
+        .env("LIASSE_SERVICE__HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("LIASSE_SERVICE__METRICS_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("16 characters"));
+}
+
 /// The drop folder end to end: new files, a duplicate, an empty file, an e-mail; results once;
-/// health and metrics; SIGTERM stops the worker cleanly.
+/// health and metrics (behind their token); SIGTERM stops the worker cleanly.
 #[tokio::test(flavor = "multi_thread")]
 async fn drop_folder_to_results() {
     let mut w = World::new().await;
     let port = free_port();
     w.set("LIASSE_SERVICE__HTTP_ADDR", &format!("127.0.0.1:{port}"));
+    w.set("LIASSE_SERVICE__METRICS_TOKEN", "metrics-token-of-this-test");
     let drop = w.drop_dir();
     for i in 0..3 {
         std::fs::write(drop.join(format!("f{i}.pdf")), tiny_pdf(&invoice_text(i))).unwrap();
@@ -467,7 +498,12 @@ async fn drop_folder_to_results() {
     assert_eq!(code, 200, "{body}");
     let (code, body) = http_get(port, "/readyz").await;
     assert_eq!(code, 200, "{body}");
-    let (code, body) = http_get(port, "/metrics").await;
+    let (code, _) = http_get(port, "/metrics").await;
+    assert_eq!(code, 401, "metrics need the token");
+    let (code, _) = http_get_with(port, "/metrics", "Authorization: Bearer not-the-token-at-all\r\n").await;
+    assert_eq!(code, 401);
+    let (code, body) =
+        http_get_with(port, "/metrics", "Authorization: Bearer metrics-token-of-this-test\r\n").await;
     assert_eq!(code, 200);
     assert!(body.contains("liasse_documents{status=\"processed\"}"), "{body}");
     assert!(body.contains("liasse_stage_duration_seconds_bucket{stage=\"pipeline\""), "{body}");

@@ -159,6 +159,9 @@ pub struct ServiceConfig {
     pub migrate_on_start: bool,
     /// Address of `/healthz`, `/readyz` and `/metrics` of `liasse work`; empty = none.
     pub http_addr: String,
+    /// Bearer token `/metrics` requires (at least 16 characters); required when `http_addr` is
+    /// not a loopback address. Health endpoints need none.
+    pub metrics_token: Option<String>,
     /// A dropped file is taken once its size and mtime did not change for this long (ms).
     pub settle_ms: u64,
     /// A job recorded but not published after this long (a crash between commit and publish)
@@ -181,6 +184,7 @@ impl Default for ServiceConfig {
             attempt_timeout_secs: 900,
             migrate_on_start: false,
             http_addr: "127.0.0.1:9187".into(),
+            metrics_token: None,
             settle_ms: 500,
             republish_after_secs: 60,
         }

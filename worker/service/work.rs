@@ -54,6 +54,9 @@ pub struct Worker {
 impl Worker {
     pub fn new(config: &Config) -> Result<Worker, ServiceError> {
         let s = &config.service;
+        if !s.http_addr.is_empty() {
+            super::http::check_exposure(&s.http_addr, s.metrics_token.as_deref())?;
+        }
         Ok(Worker {
             config: config.clone(),
             engine: Arc::new(Engine::new(config)?),
@@ -94,6 +97,7 @@ impl Worker {
                 store: self.store.clone(),
                 broker: self.broker.clone(),
                 metrics: self.metrics.clone(),
+                metrics_token: s.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Into::into),
             };
             let addr = s.http_addr.clone();
             let sd = shutdown.clone();
