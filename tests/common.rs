@@ -124,3 +124,49 @@ pub fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: String
         _ => (a != b).then(|| format!("{at}: expected {a}, got {b}")),
     }
 }
+
+/// Receive a file and start its job, as `liasse submit` and the worker do:
+/// (content hash, job, the bytes, name and path the store hands out).
+pub async fn receive_and_start(
+    store: &liasse::store::Store,
+    bytes: &[u8],
+    name: &str,
+) -> (String, i64, Vec<u8>, String, Option<String>) {
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(bytes));
+    let received = store
+        .receive(&liasse::store::Receipt {
+            bytes,
+            content_hash: &hash,
+            name,
+            path: None,
+            channel: "submit",
+            receipt_key: None,
+        })
+        .await
+        .unwrap();
+    let job = received.job_to_publish.unwrap();
+    let liasse::store::Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap() else {
+        panic!("the job runs")
+    };
+    (hash, job, bytes, name, path)
+}
+
+/// Receive a file, run the pipeline on the bytes the store hands out and write the outcomes as
+/// the worker does: (content hash, result ids, outcomes).
+pub async fn process_through_store(
+    store: &liasse::store::Store,
+    bytes: &[u8],
+    name: &str,
+) -> (String, Vec<i64>, Vec<Outcome>) {
+    let (hash, job, bytes, name, path) = receive_and_start(store, bytes, name).await;
+    let outcomes = tokio::task::spawn_blocking(move || {
+        liasse::pipeline::process_one(engine(), liasse::intake::Input::file(bytes, &name, path))
+    })
+    .await
+    .unwrap();
+    let liasse::store::Written::Now(ids) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap() else {
+        panic!("written now")
+    };
+    (hash, ids, outcomes)
+}

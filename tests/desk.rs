@@ -3,16 +3,14 @@
 //! desk route's session, role, CSRF and size checks (HTTP through the router); automatic
 //! approval by the worker; and reviews in headless Chromium (chromedriver + fantoccini).
 
-use crate::common::{engine, fixture};
+use crate::common::fixture;
 use crate::support::{TestDb, free_port};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use liasse::config::{ReviewConfig, WebConfig};
-use liasse::intake::Input;
-use liasse::pipeline::process_one;
 use liasse::store::web::Decided;
-use liasse::store::{Attempt, Receipt, Store, Written};
+use liasse::store::Store;
 use liasse::web::{WebApp, auth, desk};
 use serde_json::Value;
 use sqlx::Row as _;
@@ -50,31 +48,7 @@ async fn process(store: &Store, rel: &str) -> String {
 }
 
 async fn process_bytes(store: &Store, bytes: &[u8], name: &str) -> String {
-    use sha2::Digest as _;
-    let hash = hex::encode(sha2::Sha256::digest(bytes));
-    let received = store
-        .receive(&Receipt {
-            bytes,
-            content_hash: &hash,
-            name,
-            path: None,
-            channel: "submit",
-            receipt_key: None,
-        })
-        .await
-        .unwrap();
-    let job = received.job_to_publish.unwrap();
-    let Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap() else {
-        panic!("runs")
-    };
-    let outcomes =
-        tokio::task::spawn_blocking(move || process_one(engine(), Input::file(bytes, &name, path)))
-            .await
-            .unwrap();
-    let Written::Now(_) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap() else {
-        panic!("written")
-    };
-    hash
+    crate::common::process_through_store(store, bytes, name).await.0
 }
 
 async fn user(store: &Store, login: &str, role: &str) {

@@ -204,23 +204,7 @@ async fn history_failure_is_reported_not_silent() {
 
 /// Receive a file and start its job, as `liasse submit` and the worker do: (hash, job, bytes).
 async fn received(store: &liasse::store::Store, bytes: &[u8], name: &str) -> (String, i64, Vec<u8>) {
-    use sha2::Digest as _;
-    let hash = hex::encode(sha2::Sha256::digest(bytes));
-    let r = store
-        .receive(&liasse::store::Receipt {
-            bytes,
-            content_hash: &hash,
-            name,
-            path: None,
-            channel: "submit",
-            receipt_key: None,
-        })
-        .await
-        .unwrap();
-    let job = r.job_to_publish.unwrap();
-    let liasse::store::Attempt::Run { bytes, .. } = store.begin_attempt(job).await.unwrap() else {
-        panic!("the job runs")
-    };
+    let (hash, job, bytes, ..) = crate::common::receive_and_start(store, bytes, name).await;
     (hash, job, bytes)
 }
 

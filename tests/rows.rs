@@ -2,11 +2,10 @@
 //! the document's type and language), through the store's real write path and a database of
 //! its own per test; read back with SQL and through the ERP API's `document_view`.
 
-use crate::common::{engine, fixture};
+use crate::common::fixture;
 use crate::service::TestDb;
-use liasse::intake::Input;
-use liasse::pipeline::{Outcome, process_one};
-use liasse::store::{Attempt, Receipt, Store, Written};
+use liasse::pipeline::Outcome;
+use liasse::store::Store;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::Row as _;
@@ -25,28 +24,8 @@ async fn process(store: &Store, rel: &str) -> (String, i64, Vec<Outcome>) {
     let bytes = std::fs::read(fixture(rel)).unwrap();
     let hash = manifest(rel)["sha256"].as_str().unwrap().to_string();
     let name = rel.rsplit('/').next().unwrap();
-    let received = store
-        .receive(&Receipt {
-            bytes: &bytes,
-            content_hash: &hash,
-            name,
-            path: None,
-            channel: "submit",
-            receipt_key: None,
-        })
-        .await
-        .unwrap();
-    let job = received.job_to_publish.unwrap();
-    let Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap() else {
-        panic!("the job runs")
-    };
-    let outcomes =
-        tokio::task::spawn_blocking(move || process_one(engine(), Input::file(bytes, &name, path)))
-            .await
-            .unwrap();
-    let Written::Now(ids) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap() else {
-        panic!("written now")
-    };
+    let (read, ids, outcomes) = crate::common::process_through_store(store, &bytes, name).await;
+    assert_eq!(read, hash, "the MANIFEST's hash");
     (hash, ids[0], outcomes)
 }
 
