@@ -146,7 +146,8 @@ pub async fn receive_and_start(
         .await
         .unwrap();
     let job = received.job_to_publish.unwrap();
-    let liasse::store::Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap() else {
+    let liasse::store::Attempt::Run { bytes, name, path, .. } = store.begin_attempt(job).await.unwrap()
+    else {
         panic!("the job runs")
     };
     (hash, job, bytes, name, path)
@@ -165,7 +166,8 @@ pub async fn process_through_store(
     })
     .await
     .unwrap();
-    let liasse::store::Written::Now(ids) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap() else {
+    let liasse::store::Written::Now(ids) = store.write_outcomes(job, &hash, &outcomes, 1).await.unwrap()
+    else {
         panic!("written now")
     };
     (hash, ids, outcomes)

@@ -210,15 +210,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?
                 .get(0);
-            sqlx::query(
-                "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
-                 VALUES ($1, NULL, 'queued', $2, $3)",
-            )
-            .bind(r.content_hash)
-            .bind(format!("received by {}", r.channel))
-            .bind(actor)
-            .execute(&mut *tx)
-            .await?;
+            let reason = format!("received by {}", r.channel);
+            status_changed(&mut tx, r.content_hash, None, "queued", Some(&reason), actor).await?;
             Some(id)
         } else {
             // Same content again: one document; the receipt says it was a duplicate. A document
@@ -233,16 +226,9 @@ impl Store {
             .await?;
             None
         };
-        sqlx::query(
-            "INSERT INTO audit_log (actor_kind, actor, action, content_hash, details)
-             VALUES ('system', $1, $2, $3, $4)",
-        )
-        .bind(actor)
-        .bind(if new_doc { "received" } else { "received_duplicate" })
-        .bind(r.content_hash)
-        .bind(serde_json::json!({"channel": r.channel, "job": job}))
-        .execute(&mut *tx)
-        .await?;
+        let action = if new_doc { "received" } else { "received_duplicate" };
+        let details = serde_json::json!({"channel": r.channel, "job": job});
+        audit(&mut tx, "system", actor, action, r.content_hash, None, &details).await?;
         tx.commit().await?;
         Ok(Received { job_to_publish: job, duplicate: !new_doc, replayed: false })
     }
@@ -359,25 +345,10 @@ impl Store {
         .bind(&reason)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
-             VALUES ($1, $2, 'failed', $3, $4)",
-        )
-        .bind(&hash)
-        .bind(&from)
-        .bind(&reason)
-        .bind(worker_actor())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO audit_log (actor_kind, actor, action, content_hash, details)
-             VALUES ('system', $1, 'dead_lettered', $2, $3)",
-        )
-        .bind(worker_actor())
-        .bind(&hash)
-        .bind(serde_json::json!({"job": job_id, "reason": reason}))
-        .execute(&mut *tx)
-        .await?;
+        let actor = worker_actor();
+        status_changed(&mut tx, &hash, Some(from.as_str()), "failed", Some(&reason), &actor).await?;
+        let details = serde_json::json!({"job": job_id, "reason": reason});
+        audit(&mut tx, "system", &actor, "dead_lettered", &hash, None, &details).await?;
         sqlx::query("SELECT erp_feed_append($1, NULL, 'failed', 'failed')")
             .bind(&hash)
             .execute(&mut *tx)
@@ -400,8 +371,14 @@ impl Store {
         outcomes: &[Outcome],
         duration_ms: i32,
     ) -> Result<Written> {
-        self.write_outcomes_checked(job_id, submitted, outcomes, duration_ms, &history::HistorySeen::default())
-            .await
+        self.write_outcomes_checked(
+            job_id,
+            submitted,
+            outcomes,
+            duration_ms,
+            &history::HistorySeen::default(),
+        )
+        .await
     }
 
     /// `write_outcomes`, first checking under a per-supplier lock that no invoice of the
@@ -992,27 +969,57 @@ async fn insert_result_row(tx: &mut sqlx::PgTransaction<'_>, r: ResultRow<'_>, a
     .fetch_optional(&mut **tx)
     .await?
     .map(|row| row.get(0));
+    let reason = r.failure.map(|f| clean_text(f.1));
+    status_changed(tx, r.hash, from.as_deref(), r.status, reason.as_deref(), actor).await?;
+    let details = serde_json::json!({"job": r.job_id, "versions": r.versions});
+    audit(tx, "system", actor, r.status, r.hash, Some(id), &details).await?;
+    Ok(id)
+}
+
+/// One status change of a document, written in the transaction that makes it.
+pub(crate) async fn status_changed(
+    conn: &mut sqlx::PgConnection,
+    hash: &str,
+    from: Option<&str>,
+    to: &str,
+    reason: Option<&str>,
+    actor: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(r.hash)
+    .bind(hash)
     .bind(from)
-    .bind(r.status)
-    .bind(r.failure.map(|f| clean_text(f.1)))
+    .bind(to)
+    .bind(reason)
     .bind(actor)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// One audit-log entry, written in the transaction of what it records.
+pub(crate) async fn audit(
+    conn: &mut sqlx::PgConnection,
+    actor_kind: &str,
+    actor: &str,
+    action: &str,
+    hash: &str,
+    result_id: Option<i64>,
+    details: &Value,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (actor_kind, actor, action, content_hash, result_id, details)
-         VALUES ('system', $1, $2, $3, $4, $5)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
+    .bind(actor_kind)
     .bind(actor)
-    .bind(r.status)
-    .bind(r.hash)
-    .bind(id)
-    .bind(serde_json::json!({"job": r.job_id, "versions": r.versions}))
-    .execute(&mut **tx)
+    .bind(action)
+    .bind(hash)
+    .bind(result_id)
+    .bind(details)
+    .execute(conn)
     .await?;
-    Ok(id)
+    Ok(())
 }

@@ -28,7 +28,9 @@ pub struct App {
 pub fn check_exposure(addr: &str, token: Option<&str>) -> Result<(), super::ServiceError> {
     let token = token.filter(|t| !t.is_empty());
     if token.is_some_and(|t| t.chars().count() < 16) {
-        return Err(super::ServiceError::Http("service.metrics_token must have at least 16 characters".into()));
+        return Err(super::ServiceError::Http(
+            "service.metrics_token must have at least 16 characters".into(),
+        ));
     }
     let loopback = match addr.parse::<std::net::SocketAddr>() {
         Ok(a) => a.ip().is_loopback(),
@@ -69,7 +71,8 @@ async fn readyz(State(app): State<App>) -> (StatusCode, String) {
 
 async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     if !authorized(&app, &headers) {
-        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "unauthorized\n").into_response();
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "unauthorized\n")
+            .into_response();
     }
     let mut snap = Snapshot::default();
     if let Ok(s) = app.store.status_counts().await {

@@ -831,17 +831,15 @@ impl Store {
         .bind(&details)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO audit_log (actor_kind, actor, action, content_hash, result_id, details)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        super::audit(
+            &mut tx,
+            actor.kind(),
+            &actor.name(),
+            decision.name(),
+            content_hash,
+            Some(result),
+            &details,
         )
-        .bind(actor.kind())
-        .bind(actor.name())
-        .bind(decision.name())
-        .bind(content_hash)
-        .bind(result)
-        .bind(&details)
-        .execute(&mut *tx)
         .await?;
         if new_status != status {
             sqlx::query("UPDATE documents SET status = $2, status_reason = $3, updated_at = now() WHERE content_hash = $1")
@@ -850,17 +848,9 @@ impl Store {
                 .bind(&comment)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(content_hash)
-            .bind(&status)
-            .bind(new_status)
-            .bind(&comment)
-            .bind(actor.label())
-            .execute(&mut *tx)
-            .await?;
+            let reason = comment.as_deref();
+            super::status_changed(&mut tx, content_hash, Some(&status), new_status, reason, &actor.label())
+                .await?;
         }
         // Last: the feed counter's row lock is held until commit.
         let feed_seq = match event {
@@ -977,26 +967,8 @@ pub(super) async fn apply_verdict(
     .bind(&reason)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO status_history (content_hash, from_status, to_status, reason, actor)
-         VALUES ($1, 'processed', $2, $3, $4)",
-    )
-    .bind(hash)
-    .bind(status)
-    .bind(&reason)
-    .bind(actor)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO audit_log (actor_kind, actor, action, content_hash, result_id, details)
-         VALUES ('system', $1, $2, $3, $4, $5)",
-    )
-    .bind(actor)
-    .bind(action)
-    .bind(hash)
-    .bind(result_id)
-    .bind(json!({"previous_status": "processed", "reasons": reasons}))
-    .execute(&mut **tx)
-    .await?;
+    super::status_changed(tx, hash, Some("processed"), status, Some(&reason), actor).await?;
+    let details = json!({"previous_status": "processed", "reasons": reasons});
+    super::audit(tx, "system", actor, action, hash, Some(result_id), &details).await?;
     Ok(approved)
 }
