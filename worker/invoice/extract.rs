@@ -1039,6 +1039,10 @@ fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch
         Some(Grounded { value, evidence: e.clone() })
     }
     inv.supplier.name = g(m.issuer.clone(), &m.keyword_evidence);
+    let items = m.line_items();
+    if !items.is_empty() {
+        inv.lines = items;
+    }
     if let Some(c) = &m.currency {
         inv.currency = g(c.clone(), &m.keyword_evidence);
     }
