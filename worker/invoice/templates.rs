@@ -181,7 +181,10 @@ fn py_regex(file: &str, what: &str, re: &str) -> Result<Regex, InvoiceError> {
             return Err(err(file, format!("{what}: Python {name} `{py}` is not supported by the Rust regex engine")));
         }
     }
-    Regex::new(re).map_err(|e| err(file, format!("{what}: {e}")))
+    // Python spells `{0,n}` as `{,n}` too, and the end of the text `\Z` (Rust: `\z`).
+    let re = Regex::new(r"(^|[^\\])\{,(\d+)\}").expect("static regex").replace_all(re, "${1}{0,${2}}");
+    let re = Regex::new(r"(^|[^\\])\\Z").expect("static regex").replace_all(&re, "${1}\\z");
+    Regex::new(&re).map_err(|e| err(file, format!("{what}: {e}")))
 }
 
 fn regexes(file: &str, what: &str, v: Option<&Value>) -> Result<Vec<Regex>, InvoiceError> {
@@ -1143,6 +1146,15 @@ fields:
         assert_eq!(items[0].reference.as_ref().unwrap().value, "7");
         assert_eq!(items[1].page, 1);
         assert!(matches!(items[1].amount.evidence.method, Method::Template { .. }));
+    }
+
+    #[test]
+    fn python_only_spellings_are_translated() {
+        let t = parse("x.yml", "issuer: X\nkeywords: ['a.{,2}b', 'end\\Z']\n").unwrap();
+        assert_eq!(t.keywords[0].as_str(), "a.{0,2}b");
+        assert!(t.apply(&doc(&["axb the end"])).is_some());
+        assert!(t.apply(&doc(&["axxxb the end"])).is_none());
+        assert!(t.apply(&doc(&["axb the end."])).is_none());
     }
 
     #[test]
