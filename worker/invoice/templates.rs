@@ -690,9 +690,13 @@ impl Template {
                 Some(TemplateValue::Number(if neg { -v } else { v }))
             }
             FieldType::Date => {
+                // dateparser, invoice2data's fallback, is indifferent to spacing ("August 3 , 2014").
+                let tidy = raw.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",");
                 for f in &self.options.date_formats {
-                    if let Ok(d) = NaiveDate::parse_from_str(raw, f) {
-                        return Some(TemplateValue::Date(d));
+                    for r in [raw, tidy.as_str()] {
+                        if let Ok(d) = NaiveDate::parse_from_str(r, f) {
+                            return Some(TemplateValue::Date(d));
+                        }
                     }
                 }
                 let month_first = self.options.date_formats.iter().any(|f| f.starts_with("%m"));
@@ -1146,6 +1150,15 @@ fields:
         assert_eq!(items[0].reference.as_ref().unwrap().value, "7");
         assert_eq!(items[1].page, 1);
         assert!(matches!(items[1].amount.evidence.method, Method::Template { .. }));
+    }
+
+    #[test]
+    fn dates_are_read_whatever_their_spacing() {
+        let y = "issuer: X\nkeywords: [ACME]\nfields:\n  date: Invoice Date:\\s+([a-zA-Z]+ \\d+ , \\d+)\noptions:\n  date_formats: ['%B %d, %Y']\n";
+        let t = parse("x.yml", y).unwrap();
+        let m = t.apply(&doc(&["ACME\nInvoice Date: August 3 , 2014"])).unwrap();
+        assert_eq!(m.fields[0].1, TemplateValue::Date(NaiveDate::from_ymd_opt(2014, 8, 3).unwrap()));
+        assert_eq!(m.fields[0].2.locations[0].text, "August 3 , 2014");
     }
 
     #[test]
