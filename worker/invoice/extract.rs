@@ -1039,6 +1039,10 @@ fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch
         Some(Grounded { value, evidence: e.clone() })
     }
     inv.supplier.name = g(m.issuer.clone(), &m.keyword_evidence);
+    let items = m.line_items();
+    if !items.is_empty() {
+        inv.lines = items;
+    }
     if let Some(c) = &m.currency {
         inv.currency = g(c.clone(), &m.keyword_evidence);
     }
@@ -1065,7 +1069,10 @@ fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch
             ("iban", V::Text(t)) => inv.iban = g(t.chars().filter(|c| c.is_alphanumeric()).collect(), &ev),
             ("bic", V::Text(t)) => inv.bic = g(t, &ev),
             ("po_number" | "order_number", V::Text(t)) => inv.order_number = g(t, &ev),
-            _ => {}
+            (name, v) => inv.extra.push(super::ExtraField {
+                name: name.to_string(),
+                value: Grounded { value: v.to_json(), evidence: ev },
+            }),
         }
     }
 }
@@ -1164,6 +1171,7 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
         vat_breakdown: vat_breakdown(doc, &lines),
         lines: line_items(doc, rules, &lines),
         flags: Vec::new(),
+        extra: Vec::new(),
     };
     // An invoice number label may title the document ("Avoir n° …").
     if inv.kind.is_none()
@@ -1516,6 +1524,7 @@ fn overlay_einvoice(ei: &EInvoice, text: ExtractedInvoice, rules: &InvoiceRules)
         vat_breakdown: if vat_breakdown.is_empty() { text.vat_breakdown } else { vat_breakdown },
         lines: if lines.is_empty() { text.lines } else { lines },
         flags,
+        extra: text.extra,
     };
     derive_totals(&mut inv);
     inv
@@ -1525,6 +1534,27 @@ fn overlay_einvoice(ei: &EInvoice, text: ExtractedInvoice, rules: &InvoiceRules)
 pub(crate) mod tests {
     use super::*;
     use crate::document::{ContentHash, Format, Page, Provenance};
+
+    #[test]
+    fn template_line_items_and_extra_fields_reach_the_invoice() {
+        let mut rules = rules().clone();
+        rules.templates = vec![
+            crate::invoice::templates::parse(
+                "acme.yml",
+                "issuer: ACME\nkeywords: [ACME SARL]\nfields:\n  partner_name: (ACME SARL)\n  lines:\n    parser: lines\n    start: Items\n    end: Total\n    line: ^(?P<name>\\w+)\\s+(?P<qty>\\d+)\\s+(?P<price_subtotal>\\d+\\.\\d\\d)$\n    types:\n      qty: int\n      price_subtotal: float\n",
+            )
+            .unwrap(),
+        ];
+        let inv = extract(&doc(&["ACME SARL\nItems\nApple 2 7.00\nPear 1 1.25\nTotal 8.25"]), &rules);
+        assert_eq!(inv.lines.len(), 2);
+        assert_eq!(inv.lines[1].description.value, "Pear");
+        assert_eq!(inv.lines[1].amount.value, Decimal::new(125, 2));
+        assert!(matches!(inv.lines[1].amount.evidence.method, Method::Template { .. }));
+        assert_eq!(inv.extra.len(), 1);
+        assert_eq!(inv.extra[0].name, "partner_name");
+        assert_eq!(inv.extra[0].value.value, serde_json::json!("ACME SARL"));
+        assert_eq!(inv.extra[0].value.evidence.locations[0].text, "ACME SARL");
+    }
 
     pub(crate) fn doc(pages: &[&str]) -> Document {
         Document {

@@ -155,6 +155,17 @@ pub struct ExtractedInvoice {
     /// Findings of extraction itself (e-invoice XML versus visible text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<Flag>,
+    /// A supplier template's fields that have no place above (invoice2data names: `partner_name`,
+    /// a table's columns…), each grounded where the template read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<ExtraField>,
+}
+
+/// One extra field of a supplier template, its value as invoice2data prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtraField {
+    pub name: String,
+    pub value: Grounded<serde_json::Value>,
 }
 
 impl ExtractedInvoice {

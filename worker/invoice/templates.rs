@@ -2,9 +2,13 @@
 //! (all must match), `exclude_keywords`, `priority`, `fields` (a regex, a list of regexes, a
 //! `static_` value, or `{parser: regex|static, regex, value, type, group}`), `options`
 //! (`currency`, `date_formats`, `decimal_separator`, `remove_whitespace`, `remove_accents`,
-//! `lowercase`, `replace`, `languages`). `lines`, `tables`, `areas` and `input_module` are read but
-//! not applied (listed in [`Template::unsupported`]). A template that cannot be read or whose
-//! regex does not compile stops the engine at start, naming the file and the field.
+//! `lowercase`, `replace`, `languages`), line items (a field with `parser: lines`, or the older
+//! top-level `lines`: `start`, `end`, `line`, `first_line`, `last_line`, `skip_line`,
+//! `line_separator`, `types`, several blocks, several `rules`) and `tables` (`start`, `end`, `body`,
+//! `line_separator`, `types`, per-field `group`). `area` and `input_module` are read but not
+//! applied (listed in [`Template::unsupported`]). A template that cannot be read or whose regex
+//! does not compile (Python look-arounds and back-references included) stops the engine at
+//! start, naming the file and the field.
 //!
 //! Fields are searched in the page texts joined by `\n`; every value found by a regex is grounded
 //! to its span on its page; static values (and the issuer) are grounded to the keyword matches.
@@ -62,6 +66,50 @@ pub struct Options {
     pub replace: Vec<(Regex, String)>,
 }
 
+/// One block rule of a `lines` parser.
+#[derive(Debug, Clone)]
+pub struct LinesRule {
+    pub start: Regex,
+    pub end: Regex,
+    pub line: Vec<Regex>,
+    pub first_line: Vec<Regex>,
+    pub last_line: Vec<Regex>,
+    pub skip_line: Vec<Regex>,
+    pub line_separator: Regex,
+    pub types: Vec<(String, FieldType)>,
+}
+
+/// A `lines` field: its rows are read by each rule in turn.
+#[derive(Debug, Clone)]
+pub struct LinesSpec {
+    pub name: String,
+    pub rules: Vec<LinesRule>,
+}
+
+/// One entry of `tables`: every line of the body between `start` and `end` that matches `body`
+/// gives a value to each of its named groups.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub start: Regex,
+    pub end: Regex,
+    pub body: Regex,
+    pub line_separator: Regex,
+    pub types: Vec<(String, FieldType)>,
+    pub groups: Vec<(String, Group)>,
+}
+
+/// One row of a `lines` field: named values, each grounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub fields: Vec<(String, TemplateValue, Vec<Location>)>,
+}
+
+impl Row {
+    pub fn get(&self, name: &str) -> Option<&(String, TemplateValue, Vec<Location>)> {
+        self.fields.iter().find(|f| f.0 == name)
+    }
+}
+
 /// One compiled invoice2data template.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -73,6 +121,8 @@ pub struct Template {
     pub priority: i64,
     pub fields: Vec<TemplateField>,
     pub options: Options,
+    pub lines: Vec<LinesSpec>,
+    pub tables: Vec<TableSpec>,
     /// invoice2data features read but not applied (`lines`, `tables`, `area`…).
     pub unsupported: Vec<String>,
 }
@@ -83,6 +133,29 @@ pub enum TemplateValue {
     Text(String),
     Number(Decimal),
     Date(NaiveDate),
+    /// Several values of a table column without a `group`.
+    List(Vec<TemplateValue>),
+}
+
+impl TemplateValue {
+    /// The value as invoice2data prints it in its JSON output.
+    pub fn to_json(&self) -> Value {
+        match self {
+            TemplateValue::Text(s) => Value::String(s.clone()),
+            TemplateValue::Number(n) => {
+                use rust_decimal::prelude::ToPrimitive;
+                if n.fract().is_zero()
+                    && let Some(i) = n.to_i64()
+                {
+                    Value::from(i)
+                } else {
+                    n.to_f64().map(Value::from).unwrap_or(Value::Null)
+                }
+            }
+            TemplateValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+            TemplateValue::List(l) => Value::Array(l.iter().map(TemplateValue::to_json).collect()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +164,8 @@ pub struct TemplateMatch {
     pub issuer: String,
     pub currency: Option<String>,
     pub fields: Vec<(String, TemplateValue, Evidence)>,
+    /// The rows of every `lines` field, by field name (template order).
+    pub lines: Vec<(String, Vec<Row>)>,
     /// Where the keywords matched (the grounds of static values).
     pub keyword_evidence: Evidence,
 }
@@ -101,7 +176,159 @@ fn err(file: &str, m: impl std::fmt::Display) -> InvoiceError {
 
 /// Python regex syntax to Rust's where they differ in spelling only.
 fn py_regex(file: &str, what: &str, re: &str) -> Result<Regex, InvoiceError> {
-    Regex::new(re).map_err(|e| err(file, format!("{what}: {e}")))
+    for (py, name) in [("(?=", "look-ahead"), ("(?!", "negative look-ahead"), ("(?<=", "look-behind"), ("(?<!", "negative look-behind")] {
+        if re.contains(py) {
+            return Err(err(file, format!("{what}: Python {name} `{py}` is not supported by the Rust regex engine")));
+        }
+    }
+    // Python spells `{0,n}` as `{,n}` too, and the end of the text `\Z` (Rust: `\z`).
+    let re = Regex::new(r"(^|[^\\])\{,(\d+)\}").expect("static regex").replace_all(re, "${1}{0,${2}}");
+    let re = Regex::new(r"(^|[^\\])\\Z").expect("static regex").replace_all(&re, "${1}\\z");
+    Regex::new(&re).map_err(|e| err(file, format!("{what}: {e}")))
+}
+
+fn regexes(file: &str, what: &str, v: Option<&Value>) -> Result<Vec<Regex>, InvoiceError> {
+    strings(v.unwrap_or(&Value::Null)).iter().map(|r| py_regex(file, what, r)).collect()
+}
+
+fn one_regex(file: &str, what: &str, o: &serde_json::Map<String, Value>, key: &str) -> Result<Regex, InvoiceError> {
+    let r = o.get(key).and_then(scalar).ok_or_else(|| err(file, format!("{what}: no `{key}`")))?;
+    py_regex(file, &format!("{what}.{key}"), &r)
+}
+
+fn separator(file: &str, what: &str, o: &serde_json::Map<String, Value>) -> Result<Regex, InvoiceError> {
+    match o.get("line_separator").and_then(scalar) {
+        Some(r) => py_regex(file, &format!("{what}.line_separator"), &r),
+        None => Ok(Regex::new(r"\n").expect("static regex")),
+    }
+}
+
+fn types_of(file: &str, what: &str, o: &serde_json::Map<String, Value>) -> Result<Vec<(String, FieldType)>, InvoiceError> {
+    let mut out = Vec::new();
+    if let Some(t) = o.get("types") {
+        let t = t.as_object().ok_or_else(|| err(file, format!("{what}.types is not a mapping")))?;
+        for (k, v) in t {
+            let kind = match scalar(v).as_deref() {
+                Some("int") => FieldType::Int,
+                Some("float") => FieldType::Float,
+                Some("date") => FieldType::Date,
+                Some("str" | "string") => FieldType::Text,
+                other => return Err(err(file, format!("{what}.types.{k}: unknown type {other:?}"))),
+            };
+            out.push((k.clone(), kind));
+        }
+    }
+    Ok(out)
+}
+
+fn group_of(file: &str, what: &str, g: Option<&str>) -> Result<Group, InvoiceError> {
+    Ok(match g {
+        None | Some("first") => Group::First,
+        Some("last") => Group::Last,
+        Some("sum") => Group::Sum,
+        Some("min") => Group::Min,
+        Some("max") => Group::Max,
+        Some("join") => Group::Join,
+        Some(g) => return Err(err(file, format!("{what}: group {g}"))),
+    })
+}
+
+const LINES_KEYS: [&str; 11] = [
+    "parser",
+    "start",
+    "end",
+    "line",
+    "first_line",
+    "last_line",
+    "skip_line",
+    "line_separator",
+    "types",
+    "rules",
+    "type",
+];
+
+fn lines_rule(file: &str, what: &str, o: &serde_json::Map<String, Value>) -> Result<LinesRule, InvoiceError> {
+    for k in o.keys() {
+        if !LINES_KEYS.contains(&k.as_str()) {
+            return Err(err(file, format!("{what}: unknown key `{k}`")));
+        }
+    }
+    let line = regexes(file, &format!("{what}.line"), o.get("line"))?;
+    if line.is_empty() {
+        return Err(err(file, format!("{what}: no `line`")));
+    }
+    let mut first_line = regexes(file, &format!("{what}.first_line"), o.get("first_line"))?;
+    let last_line = regexes(file, &format!("{what}.last_line"), o.get("last_line"))?;
+    // Without first_line and last_line, every line that matches starts a row.
+    if first_line.is_empty() && last_line.is_empty() {
+        first_line = line.clone();
+    }
+    Ok(LinesRule {
+        start: one_regex(file, what, o, "start")?,
+        end: one_regex(file, what, o, "end")?,
+        line,
+        first_line,
+        last_line,
+        skip_line: regexes(file, &format!("{what}.skip_line"), o.get("skip_line"))?,
+        line_separator: separator(file, what, o)?,
+        types: types_of(file, what, o)?,
+    })
+}
+
+fn lines_spec(file: &str, name: &str, o: &serde_json::Map<String, Value>) -> Result<LinesSpec, InvoiceError> {
+    let what = format!("lines {name}");
+    let rules = match o.get("rules") {
+        Some(Value::Array(rs)) => rs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut r = r.as_object().cloned().ok_or_else(|| err(file, format!("{what}.rules[{i}] is not a mapping")))?;
+                // Settings beside `rules` apply to each rule unless it sets its own.
+                for (k, v) in o {
+                    if k != "rules" && k != "parser" {
+                        r.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                lines_rule(file, &format!("{what}.rules[{i}]"), &r)
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(err(file, format!("{what}.rules is not a list"))),
+        None => vec![lines_rule(file, &what, o)?],
+    };
+    Ok(LinesSpec { name: name.to_string(), rules })
+}
+
+fn table_spec(file: &str, i: usize, v: &Value) -> Result<TableSpec, InvoiceError> {
+    let what = format!("tables[{i}]");
+    let o = v.as_object().ok_or_else(|| err(file, format!("{what} is not a mapping")))?;
+    for k in o.keys() {
+        if !["start", "end", "body", "line_separator", "field_separator", "types", "fields"].contains(&k.as_str()) {
+            return Err(err(file, format!("{what}: unknown key `{k}`")));
+        }
+    }
+    let mut types = types_of(file, &what, o)?;
+    let mut groups = Vec::new();
+    if let Some(f) = o.get("fields") {
+        let f = f.as_object().ok_or_else(|| err(file, format!("{what}.fields is not a mapping")))?;
+        for (name, spec) in f {
+            let spec = spec.as_object().ok_or_else(|| err(file, format!("{what}.fields.{name} is not a mapping")))?;
+            let g = group_of(file, &format!("{what}.fields.{name}"), spec.get("group").and_then(Value::as_str))?;
+            if spec.contains_key("group") {
+                groups.push((name.clone(), g));
+            }
+            if let Some(t) = spec.get("type").and_then(Value::as_str) {
+                types.push((name.clone(), kind_of(name, Some(t))));
+            }
+        }
+    }
+    Ok(TableSpec {
+        start: one_regex(file, &what, o, "start")?,
+        end: one_regex(file, &what, o, "end")?,
+        body: one_regex(file, &what, o, "body")?,
+        line_separator: separator(file, &what, o)?,
+        types,
+        groups,
+    })
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -168,7 +395,7 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
         if !TOP_KEYS.contains(&k.as_str()) {
             return Err(err(file, format!("unknown key `{k}`")));
         }
-        if matches!(k.as_str(), "lines" | "tables" | "input_module" | "area") {
+        if matches!(k.as_str(), "input_module" | "area") {
             unsupported.push(k.clone());
         }
     }
@@ -228,6 +455,17 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
     }
 
     let mut fields = Vec::new();
+    let mut lines = Vec::new();
+    if let Some(l) = obj.get("lines") {
+        let l = l.as_object().ok_or_else(|| err(file, "lines is not a mapping"))?;
+        lines.push(lines_spec(file, "lines", l)?);
+    }
+    let tables = match obj.get("tables") {
+        None => Vec::new(),
+        Some(Value::Array(ts)) => ts.iter().enumerate().map(|(i, t)| table_spec(file, i, t)).collect::<Result<_, _>>()?,
+        Some(t @ Value::Object(_)) => vec![table_spec(file, 0, t)?],
+        Some(_) => return Err(err(file, "tables is not a list")),
+    };
     if let Some(f) = obj.get("fields") {
         let f = f.as_object().ok_or_else(|| err(file, "fields is not a mapping"))?;
         for (name, spec) in f {
@@ -243,17 +481,13 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
                     unsupported.push(format!("fields.{name}.area"));
                 }
                 let source = match parser {
+                    "lines" => {
+                        lines.push(lines_spec(file, name, o)?);
+                        continue;
+                    }
                     "static" => FieldSource::Static(o.get("value").and_then(scalar).unwrap_or_default()),
                     "regex" => {
-                        let group = match o.get("group").and_then(Value::as_str) {
-                            None | Some("first") => Group::First,
-                            Some("last") => Group::Last,
-                            Some("sum") => Group::Sum,
-                            Some("min") => Group::Min,
-                            Some("max") => Group::Max,
-                            Some("join") => Group::Join,
-                            Some(g) => return Err(err(file, format!("field {name}: group {g}"))),
-                        };
+                        let group = group_of(file, &format!("field {name}"), o.get("group").and_then(Value::as_str))?;
                         FieldSource::Regexes {
                             regexes: compile_all(strings(o.get("regex").unwrap_or(&Value::Null)))?,
                             group,
@@ -286,6 +520,8 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
         priority,
         fields,
         options,
+        lines,
+        tables,
         unsupported,
     })
 }
@@ -454,13 +690,162 @@ impl Template {
                 Some(TemplateValue::Number(if neg { -v } else { v }))
             }
             FieldType::Date => {
+                // dateparser, invoice2data's fallback, is indifferent to spacing ("August 3 , 2014").
+                let tidy = raw.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",");
                 for f in &self.options.date_formats {
-                    if let Ok(d) = NaiveDate::parse_from_str(raw, f) {
-                        return Some(TemplateValue::Date(d));
+                    for r in [raw, tidy.as_str()] {
+                        if let Ok(d) = NaiveDate::parse_from_str(r, f) {
+                            return Some(TemplateValue::Date(d));
+                        }
                     }
                 }
                 let month_first = self.options.date_formats.iter().any(|f| f.starts_with("%m"));
                 parse_date(raw, month_first).map(|(d, _)| TemplateValue::Date(d))
+            }
+        }
+    }
+
+    fn typed_as(&self, name: &str, types: &[(String, FieldType)], raw: &str) -> Option<TemplateValue> {
+        match types.iter().find(|(n, _)| n == name) {
+            Some((_, k)) => self.typed(*k, raw),
+            None => Some(TemplateValue::Text(raw.trim().to_string())),
+        }
+    }
+
+    /// The byte ranges of the pieces of `s[from..to]` split by `sep`.
+    fn split(sep: &Regex, s: &str, from: usize, to: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut at = from;
+        for m in sep.find_iter(&s[from..to]) {
+            out.push((at, from + m.start()));
+            at = from + m.end();
+        }
+        out.push((at, to));
+        out
+    }
+
+    /// The first of `res` that matches `line`, with its captures.
+    fn first<'a, 'r>(res: &'r [Regex], line: &'a str) -> Option<(regex::Captures<'a>, &'r Regex)> {
+        res.iter().find_map(|r| r.captures(line).map(|c| (c, r)))
+    }
+
+    /// The rows of one `lines` rule, block after block, as invoice2data reads them.
+    fn read_lines(&self, doc: &Document, t: &Text, rule: &LinesRule, rows: &mut Vec<Row>) {
+        let s = &t.s;
+        let mut at = 0;
+        // A row in the making: name → (joined raw text, byte ranges).
+        type Raw = Vec<(String, String, Vec<(usize, usize)>)>;
+        let finish = |raw: Raw, rows: &mut Vec<Row>| {
+            if raw.is_empty() {
+                return;
+            }
+            let fields = raw
+                .into_iter()
+                .filter_map(|(name, text, ranges)| {
+                    let v = self.typed_as(&name, &rule.types, &text)?;
+                    let locs = ranges.iter().flat_map(|&(a, b)| t.locations(doc, a, b)).collect();
+                    Some((name, v, locs))
+                })
+                .collect();
+            rows.push(Row { fields });
+        };
+        let add = |raw: &mut Raw, c: &regex::Captures, base: usize, re: &Regex| {
+            for name in re.capture_names().flatten() {
+                let m = c.name(name);
+                let value = m.map(|m| m.as_str().trim()).unwrap_or("");
+                let range = m.filter(|m| !m.as_str().trim().is_empty()).map(|m| (base + m.start(), base + m.end()));
+                match raw.iter_mut().find(|(n, _, _)| n == name) {
+                    Some((_, text, ranges)) => {
+                        if !text.is_empty() {
+                            text.push('\n');
+                        }
+                        text.push_str(value);
+                        ranges.extend(range);
+                    }
+                    None => raw.push((name.to_string(), value.to_string(), range.into_iter().collect())),
+                }
+            }
+        };
+        while let Some(start) = rule.start.find(&s[at..]) {
+            let body_start = at + start.end();
+            let Some(end) = rule.end.find(&s[body_start..]) else { break };
+            let body_end = body_start + end.start();
+            at = body_start + end.end();
+            let mut current: Raw = Vec::new();
+            let mut in_row = false;
+            for (a, b) in Self::split(&rule.line_separator, s, body_start, body_end) {
+                let line = &s[a..b];
+                if line.trim_matches(|c| c == '\n' || c == '\r').is_empty() {
+                    continue;
+                }
+                if let Some((c, re)) = Self::first(&rule.first_line, line) {
+                    finish(std::mem::take(&mut current), rows);
+                    add(&mut current, &c, a, re);
+                    in_row = true;
+                    continue;
+                }
+                if !in_row {
+                    continue;
+                }
+                if let Some((c, re)) = Self::first(&rule.last_line, line) {
+                    add(&mut current, &c, a, re);
+                    finish(std::mem::take(&mut current), rows);
+                    in_row = false;
+                    continue;
+                }
+                if rule.skip_line.iter().any(|r| r.is_match(line)) {
+                    continue;
+                }
+                if let Some((c, re)) = Self::first(&rule.line, line) {
+                    add(&mut current, &c, a, re);
+                }
+            }
+            finish(current, rows);
+        }
+    }
+
+    /// The values of a table's columns, in `fields`: grouped when the table says so, else one
+    /// value or the list of them.
+    fn read_table(&self, doc: &Document, t: &Text, table: &TableSpec, out: &mut Vec<(String, TemplateValue, Vec<Location>)>) {
+        let s = &t.s;
+        let (Some(start), Some(end)) = (table.start.find(s), table.end.find(s)) else { return };
+        if end.start() <= start.end() {
+            return;
+        }
+        let mut cols: Vec<(String, Vec<(TemplateValue, Vec<Location>)>)> = Vec::new();
+        for (a, b) in Self::split(&table.line_separator, s, start.end(), end.start()) {
+            let line = &s[a..b];
+            let Some(c) = table.body.captures(line) else { continue };
+            for name in table.body.capture_names().flatten() {
+                let Some(m) = c.name(name) else { continue };
+                let kind = match table.types.iter().find(|(n, _)| n == name) {
+                    Some((_, k)) => *k,
+                    None if name.starts_with("date") || name.ends_with("date") => FieldType::Date,
+                    None if name.starts_with("amount") => FieldType::Float,
+                    None => FieldType::Text,
+                };
+                let Some(v) = self.typed(kind, m.as_str()) else { continue };
+                let locs = t.locations(doc, a + m.start(), a + m.end());
+                match cols.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, vs)) => vs.push((v, locs)),
+                    None => cols.push((name.to_string(), vec![(v, locs)])),
+                }
+            }
+        }
+        for (name, found) in cols {
+            if out.iter().any(|f| f.0 == name) {
+                continue;
+            }
+            let picked = match table.groups.iter().find(|(n, _)| *n == name) {
+                Some((_, g)) => pick(*g, found),
+                None if found.len() == 1 => found.into_iter().next(),
+                None => {
+                    let locs = found.iter().flat_map(|(_, l)| l.clone()).collect();
+                    Some((TemplateValue::List(found.into_iter().map(|(v, _)| v).collect()), locs))
+                }
+            };
+            if let Some((v, locs)) = picked {
+                out.push((name, v, locs));
             }
         }
     }
@@ -489,48 +874,7 @@ impl Template {
                             }
                         }
                     }
-                    let picked = match group {
-                        Group::First => found.into_iter().next(),
-                        Group::Last => found.into_iter().last(),
-                        Group::Sum | Group::Min | Group::Max => {
-                            let nums: Vec<(Decimal, Vec<Location>)> = found
-                                .into_iter()
-                                .filter_map(|(v, l)| {
-                                    if let TemplateValue::Number(n) = v { Some((n, l)) } else { None }
-                                })
-                                .collect();
-                            if nums.is_empty() {
-                                None
-                            } else {
-                                let locs: Vec<Location> = nums.iter().flat_map(|(_, l)| l.clone()).collect();
-                                let v = match group {
-                                    Group::Sum => nums.iter().map(|(n, _)| *n).sum(),
-                                    Group::Min => nums.iter().map(|(n, _)| *n).min().expect("non-empty"),
-                                    _ => nums.iter().map(|(n, _)| *n).max().expect("non-empty"),
-                                };
-                                Some((TemplateValue::Number(v), locs))
-                            }
-                        }
-                        Group::Join => {
-                            if found.is_empty() {
-                                None
-                            } else {
-                                let text = found
-                                    .iter()
-                                    .map(|(v, _)| match v {
-                                        TemplateValue::Text(s) => s.clone(),
-                                        TemplateValue::Number(n) => n.to_string(),
-                                        TemplateValue::Date(d) => d.to_string(),
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(" ");
-                                Some((
-                                    TemplateValue::Text(text),
-                                    found.into_iter().flat_map(|(_, l)| l).collect(),
-                                ))
-                            }
-                        }
-                    };
+                    let picked = pick(*group, found);
                     if let Some((v, locations)) = picked
                         && !locations.is_empty()
                     {
@@ -543,13 +887,158 @@ impl Template {
                 }
             }
         }
+        let mut table_fields = Vec::new();
+        for table in &self.tables {
+            self.read_table(doc, &t, table, &mut table_fields);
+        }
+        for (name, v, locations) in table_fields {
+            if !locations.is_empty() && !fields.iter().any(|f| f.0 == name) {
+                fields.push((name, v, Evidence { locations, method: method.clone(), confidence: 0.9 }));
+            }
+        }
+        let mut lines = Vec::new();
+        for spec in &self.lines {
+            let mut rows = Vec::new();
+            for rule in &spec.rules {
+                self.read_lines(doc, &t, rule, &mut rows);
+            }
+            lines.push((spec.name.clone(), rows));
+        }
         Some(TemplateMatch {
             template: self.name.clone(),
             issuer: self.issuer.clone(),
             currency: self.options.currency.clone(),
             fields,
+            lines,
             keyword_evidence,
         })
+    }
+}
+
+/// One value out of several, by a field's `group`.
+fn pick(group: Group, found: Vec<(TemplateValue, Vec<Location>)>) -> Option<(TemplateValue, Vec<Location>)> {
+    match group {
+        Group::First => found.into_iter().next(),
+        Group::Last => found.into_iter().last(),
+        Group::Sum | Group::Min | Group::Max => {
+            let nums: Vec<(Decimal, Vec<Location>)> = found
+                .into_iter()
+                .filter_map(|(v, l)| if let TemplateValue::Number(n) = v { Some((n, l)) } else { None })
+                .collect();
+            if nums.is_empty() {
+                return None;
+            }
+            let locs: Vec<Location> = nums.iter().flat_map(|(_, l)| l.clone()).collect();
+            let v = match group {
+                Group::Sum => nums.iter().map(|(n, _)| *n).sum(),
+                Group::Min => nums.iter().map(|(n, _)| *n).min().expect("non-empty"),
+                _ => nums.iter().map(|(n, _)| *n).max().expect("non-empty"),
+            };
+            Some((TemplateValue::Number(v), locs))
+        }
+        Group::Join => {
+            if found.is_empty() {
+                return None;
+            }
+            let text = found
+                .iter()
+                .map(|(v, _)| match v.to_json() {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some((TemplateValue::Text(text), found.into_iter().flat_map(|(_, l)| l).collect()))
+        }
+    }
+}
+
+/// invoice2data's usual line column names, by line item part.
+const DESCRIPTION: [&str; 5] = ["description", "name", "desc", "product", "article"];
+const QUANTITY: [&str; 3] = ["qty", "quantity", "amount_qty"];
+const UNIT: [&str; 2] = ["uom", "unit"];
+const UNIT_PRICE: [&str; 3] = ["price_unit", "unit_price", "price"];
+const AMOUNT: [&str; 6] = ["price_subtotal", "amount", "line_amount", "price_total", "total", "amount_untaxed"];
+const VAT_RATE: [&str; 3] = ["line_tax_percent", "vat_rate", "tax_rate"];
+const REFERENCE: [&str; 3] = ["code", "reference", "barcode"];
+
+impl TemplateMatch {
+    /// The rows of the `lines` fields that name a description and an amount, as invoice line
+    /// items (the field named `lines` first), each part grounded where the template read it.
+    pub fn line_items(&self) -> Vec<super::LineItem> {
+        use crate::evidence::Grounded;
+        let method = Method::Template { name: self.template.clone() };
+        let mut specs: Vec<&(String, Vec<Row>)> = self.lines.iter().collect();
+        specs.sort_by_key(|(n, _)| n != "lines");
+        for (_, rows) in specs {
+            let items: Vec<super::LineItem> = rows
+                .iter()
+                .filter_map(|r| {
+                    let part = |names: &[&str]| names.iter().find_map(|n| r.get(n)).filter(|f| !f.2.is_empty());
+                    let ev = |locations: &Vec<Location>| Evidence { locations: locations.clone(), method: method.clone(), confidence: 0.9 };
+                    let text = |names: &[&str]| {
+                        part(names).map(|(_, v, l)| Grounded {
+                            value: match v.to_json() {
+                                Value::String(s) => s,
+                                other => other.to_string(),
+                            },
+                            evidence: ev(l),
+                        })
+                    };
+                    let number = |names: &[&str]| {
+                        part(names).and_then(|(_, v, l)| {
+                            let n = match v {
+                                TemplateValue::Number(n) => *n,
+                                TemplateValue::Text(t) => {
+                                    let t = t.trim().trim_end_matches('%').trim();
+                                    number_value(t, DecimalHint::default())?
+                                }
+                                _ => return None,
+                            };
+                            Some(Grounded { value: n, evidence: ev(l) })
+                        })
+                    };
+                    let amount = number(&AMOUNT)?;
+                    let description = text(&DESCRIPTION)?;
+                    Some(super::LineItem {
+                        page: amount.evidence.locations[0].page,
+                        reference: text(&REFERENCE),
+                        description,
+                        quantity: number(&QUANTITY),
+                        unit: text(&UNIT),
+                        unit_price: number(&UNIT_PRICE),
+                        vat_rate: number(&VAT_RATE),
+                        amount,
+                    })
+                })
+                .collect();
+            if !items.is_empty() {
+                return items;
+            }
+        }
+        Vec::new()
+    }
+
+    /// The match as invoice2data's JSON output: `issuer`, the fields, `currency`, `desc`, and
+    /// each `lines` field as a list of objects.
+    pub fn to_json(&self) -> Value {
+        let mut o = serde_json::Map::new();
+        o.insert("issuer".into(), Value::String(self.issuer.clone()));
+        for (name, v, _) in &self.fields {
+            o.insert(name.clone(), v.to_json());
+        }
+        for (name, rows) in &self.lines {
+            let rows = rows
+                .iter()
+                .map(|r| Value::Object(r.fields.iter().map(|(n, v, _)| (n.clone(), v.to_json())).collect()))
+                .collect();
+            o.insert(name.clone(), Value::Array(rows));
+        }
+        if let Some(c) = &self.currency {
+            o.entry("currency").or_insert(Value::String(c.clone()));
+        }
+        o.insert("desc".into(), Value::String(format!("Invoice from {}", self.issuer)));
+        Value::Object(o)
     }
 }
 
@@ -620,9 +1109,85 @@ options:
     }
 
     #[test]
+    fn lines_first_last_skip_and_pages() {
+        let y = r#"
+issuer: X
+keywords: [ACME]
+fields:
+  lines:
+    parser: lines
+    start: Items
+    end: Total
+    first_line: ^(?P<name>\w+)\s+(?P<qty>\d+)\s+(?P<price_subtotal>[\d.]+)$
+    line: ^\s+(?P<line_note>.+)$
+    last_line: ^\s+End (?P<code>\d+)$
+    skip_line: ^\s+skip
+    types:
+      qty: int
+      price_subtotal: float
+"#;
+        let t = parse("x.yml", y).unwrap();
+        assert!(t.unsupported.is_empty());
+        let d = doc(&["ACME\nItems\nApple 2 3.50\n  red\n  skip me\n  End 7\n  lost\nPear 1 1.25", "  ripe\nTotal 4.75"]);
+        let m = t.apply(&d).unwrap();
+        let (name, rows) = &m.lines[0];
+        assert_eq!(name, "lines");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].get("qty").unwrap().1, TemplateValue::Number(Decimal::from(2)));
+        assert_eq!(rows[0].get("line_note").unwrap().1, TemplateValue::Text("red".into()));
+        assert_eq!(rows[0].get("code").unwrap().1, TemplateValue::Text("7".into()));
+        // The second row spans the page break: its note is grounded on page 2.
+        assert_eq!(rows[1].get("price_subtotal").unwrap().1, TemplateValue::Number(Decimal::new(125, 2)));
+        assert_eq!(rows[1].get("line_note").unwrap().2[0].page, 2);
+        assert_eq!(rows[1].get("line_note").unwrap().2[0].text, "ripe");
+        // As invoice line items, grounded where the template read them.
+        let items = m.line_items();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].description.value, "Apple");
+        assert_eq!(items[0].quantity.as_ref().unwrap().value, Decimal::from(2));
+        assert_eq!(items[0].amount.value, Decimal::new(350, 2));
+        assert_eq!(items[0].amount.evidence.locations[0].text, "3.50");
+        assert_eq!(items[0].reference.as_ref().unwrap().value, "7");
+        assert_eq!(items[1].page, 1);
+        assert!(matches!(items[1].amount.evidence.method, Method::Template { .. }));
+    }
+
+    #[test]
+    fn dates_are_read_whatever_their_spacing() {
+        let y = "issuer: X\nkeywords: [ACME]\nfields:\n  date: Invoice Date:\\s+([a-zA-Z]+ \\d+ , \\d+)\noptions:\n  date_formats: ['%B %d, %Y']\n";
+        let t = parse("x.yml", y).unwrap();
+        let m = t.apply(&doc(&["ACME\nInvoice Date: August 3 , 2014"])).unwrap();
+        assert_eq!(m.fields[0].1, TemplateValue::Date(NaiveDate::from_ymd_opt(2014, 8, 3).unwrap()));
+        assert_eq!(m.fields[0].2.locations[0].text, "August 3 , 2014");
+    }
+
+    #[test]
+    fn python_only_spellings_are_translated() {
+        let t = parse("x.yml", "issuer: X\nkeywords: ['a.{,2}b', 'end\\Z']\n").unwrap();
+        assert_eq!(t.keywords[0].as_str(), "a.{0,2}b");
+        assert!(t.apply(&doc(&["axb the end"])).is_some());
+        assert!(t.apply(&doc(&["axxxb the end"])).is_none());
+        assert!(t.apply(&doc(&["axb the end."])).is_none());
+    }
+
+    #[test]
+    fn python_lookarounds_are_load_errors() {
+        let e = parse("x.yml", "issuer: X\nkeywords: ['(?<=a)b']\n").unwrap_err().to_string();
+        assert!(e.contains("look-behind"), "{e}");
+        let y = "issuer: X\nkeywords: [a]\nfields:\n  lines:\n    parser: lines\n    start: a\n    end: b\n    line: (?!x)y\n";
+        assert!(parse("x.yml", y).unwrap_err().to_string().contains("look-ahead"));
+        // A lines field needs its start, end and line.
+        let y = "issuer: X\nkeywords: [a]\nfields:\n  lines:\n    parser: lines\n    start: a\n    line: y\n";
+        assert!(parse("x.yml", y).is_err());
+    }
+
+    #[test]
     fn bad_templates_are_errors() {
         assert!(parse("x.yml", "issuer: X\nkeywords: [a]\nfoo: 1\n").is_err());
         assert!(parse("x.yml", "issuer: X\nkeywords: ['(']\n").is_err());
         assert!(parse("x.yml", "issuer: X\nkeywords: [a]\noptions:\n  colour: red\n").is_err());
     }
 }
+
+#[cfg(test)]
+mod custom_suite;
