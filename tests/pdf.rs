@@ -894,6 +894,7 @@ fn sandbox(helper: &Path, timeout: u64) -> Sandbox {
         helper: Some(helper.to_path_buf()),
         text_timeout_secs: timeout,
         memory_limit_mb: 4096,
+        ..SandboxConfig::default()
     })
 }
 
