@@ -894,6 +894,7 @@ fn sandbox(helper: &Path, timeout: u64) -> Sandbox {
         helper: Some(helper.to_path_buf()),
         text_timeout_secs: timeout,
         memory_limit_mb: 4096,
+        ..SandboxConfig::default()
     })
 }
 
@@ -1020,4 +1021,35 @@ fn pages_without_text_operators_skip_the_sandbox() {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(r.pages[0].method, PageMethod::None);
     assert_eq!(r.info.image_count, 1);
+}
+
+#[test]
+fn text_layout_puts_labels_and_values_on_one_line_in_child_and_in_process() {
+    let bytes = std::fs::read(corpus(
+        "einvoices/zugferd_corpus/ZUGFeRDv1/correct/Konik/acme_invoice-42_ZUGFeRD.pdf",
+    ))
+    .unwrap();
+    let on = SandboxConfig { text_layout: true, ..SandboxConfig::default() };
+    let child = Sandbox::new(&on).extract_text(&bytes, &deadline()).unwrap();
+    let inproc = Sandbox::in_process(&on).extract_text(&bytes, &deadline()).unwrap();
+    assert_eq!(child, inproc);
+    let text = child[0].text.as_deref().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Label and amount on one line, the columns kept apart; the footer after the body.
+    assert!(lines.contains(&"Rechnungsbetrag   1.589,80"), "{text}");
+    assert!(lines.contains(&"Rechnungsdatum: 31.01.2014"), "{text}");
+    let total = lines.iter().position(|l| l.starts_with("Rechnungsbetrag")).unwrap();
+    let footer = lines.iter().position(|l| l.starts_with("Telefon:")).unwrap();
+    assert!(total < footer);
+    // Off (the default), the text is pdf-extract's stream order, where the footer comes first.
+    let off = Sandbox::new(&SandboxConfig::default()).extract_text(&bytes, &deadline()).unwrap();
+    let off = off[0].text.as_deref().unwrap();
+    assert!(off.find("Telefon:").unwrap() < off.find("Rechnungsbetrag").unwrap());
+
+    // Through intake: the page is a text-layer page and its text is the normalised layout text.
+    let mut config = Config::default();
+    config.sandbox.text_layout = true;
+    let read = read(&intake_with(&config), &bytes).unwrap();
+    assert_eq!(read.pages[0].method, PageMethod::TextLayer);
+    assert!(read.pages[0].text.lines().any(|l| l == "Rechnungsbetrag   1.589,80"));
 }

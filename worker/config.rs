@@ -122,11 +122,15 @@ pub struct SandboxConfig {
     pub text_timeout_secs: u64,
     /// Address-space limit of the sandbox process, in MiB.
     pub memory_limit_mb: u64,
+    /// Rebuild the text layer's lines from glyph positions in reading order
+    /// (`intake::pdf::layout`) instead of pdf-extract's stream order. Off by default: measured
+    /// worse on the Factur-X corpus with the current extraction rules (docs/layout.md).
+    pub text_layout: bool,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { helper: None, text_timeout_secs: 60, memory_limit_mb: 4096 }
+        SandboxConfig { helper: None, text_timeout_secs: 60, memory_limit_mb: 4096, text_layout: false }
     }
 }
 

@@ -33,6 +33,8 @@ const EXIT_OK: i32 = 0;
 const EXIT_IO: i32 = 2;
 const EXIT_UNREADABLE: i32 = 3;
 const EXIT_PANIC: i32 = 4;
+/// Argument of the child: lay the text out from glyph positions (`SandboxConfig::text_layout`).
+const LAYOUT_ARG: &str = "--layout";
 
 /// The text of one page as pdf-extract gave it, keyed by the page's object id so that the parent
 /// can pair it with its own page list.
@@ -117,9 +119,11 @@ impl Sandbox {
             return Err(SandboxError::TimedOut(budget));
         }
         match &self.mode {
-            Mode::Process(Ok(helper)) => run_child(helper, pdf, budget, self.config.memory_limit_mb),
+            Mode::Process(Ok(helper)) => {
+                run_child(helper, pdf, budget, self.config.memory_limit_mb, self.config.text_layout)
+            }
             Mode::Process(Err(why)) => Err(SandboxError::Unavailable(why.clone())),
-            Mode::InProcess => run_in_process(pdf, budget),
+            Mode::InProcess => run_in_process(pdf, budget, self.config.text_layout),
         }
     }
 }
@@ -171,13 +175,17 @@ fn run_child(
     pdf: &[u8],
     budget: Duration,
     memory_limit_mb: u64,
+    layout: bool,
 ) -> Result<Vec<PageText>, SandboxError> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     use wait_timeout::ChildExt;
 
     let mut cmd = Command::new(helper);
-    cmd.arg("__sandbox")
-        .env_clear()
+    cmd.arg("__sandbox");
+    if layout {
+        cmd.arg(LAYOUT_ARG);
+    }
+    cmd        .env_clear()
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -320,14 +328,14 @@ fn last_line(bytes: &[u8]) -> String {
     line
 }
 
-fn run_in_process(pdf: &[u8], budget: Duration) -> Result<Vec<PageText>, SandboxError> {
+fn run_in_process(pdf: &[u8], budget: Duration, layout: bool) -> Result<Vec<PageText>, SandboxError> {
     let input = pdf.to_vec();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("pdf-extract".into())
         .stack_size(EXTRACT_STACK)
         .spawn(move || {
-            let r = std::panic::catch_unwind(|| extract_pages(&input));
+            let r = std::panic::catch_unwind(|| extract_pages(&input, layout));
             let _ = tx.send(r);
         })
         .map_err(|e| SandboxError::Unavailable(format!("cannot start a thread: {e}")))?;
@@ -353,8 +361,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// The text of every page, with pdf-extract. A page whose extraction fails or panics is kept
 /// with `text: None`; an error means the file could not be opened at all. May panic (the caller
-/// contains it).
-pub fn extract_pages(pdf: &[u8]) -> Result<Vec<PageText>, String> {
+/// contains it). With `layout`, the lines are rebuilt from the glyph positions in reading order
+/// (`pdf::layout`); without, the text is pdf-extract's `PlainTextOutput` (stream order).
+pub fn extract_pages(pdf: &[u8], layout: bool) -> Result<Vec<PageText>, String> {
+    use super::pdf::layout::LayoutOutput;
     use pdf_extract::{Document, PlainTextOutput, output_doc_page};
     let mut doc = Document::load_mem(pdf).map_err(|e| format!("pdf-extract cannot read the PDF: {e}"))?;
     if doc.is_encrypted() {
@@ -364,6 +374,12 @@ pub fn extract_pages(pdf: &[u8]) -> Result<Vec<PageText>, String> {
     let mut out = Vec::with_capacity(pages.len());
     for (number, id) in pages {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if layout {
+                // Glyphs with their positions, laid out in reading order (see `pdf::layout`).
+                let mut output = LayoutOutput::new();
+                output_doc_page(&doc, &mut output, number).map_err(|e| e.to_string())?;
+                return Ok::<String, String>(output.take_text());
+            }
             let mut s = String::new();
             {
                 let mut output = PlainTextOutput::new(&mut s);
@@ -395,7 +411,8 @@ pub fn child_main() -> i32 {
         let _ = writeln!(std::io::stderr(), "cannot read the PDF from stdin: {e}");
         return EXIT_IO;
     }
-    let pages = match std::panic::catch_unwind(|| extract_pages(&input)) {
+    let layout = std::env::args().skip(2).any(|a| a == LAYOUT_ARG);
+    let pages = match std::panic::catch_unwind(|| extract_pages(&input, layout)) {
         Ok(Ok(pages)) => pages,
         Ok(Err(e)) => {
             let _ = writeln!(std::io::stderr(), "{}", last_line(e.as_bytes()));

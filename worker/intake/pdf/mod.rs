@@ -11,6 +11,7 @@
 //!    parallel, each image decoded on the OCR thread that reads it.
 
 mod decode;
+pub(crate) mod layout;
 mod render;
 pub(crate) mod structure;
 
