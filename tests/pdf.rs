@@ -1025,10 +1025,9 @@ fn pages_without_text_operators_skip_the_sandbox() {
 
 #[test]
 fn text_layout_puts_labels_and_values_on_one_line_in_child_and_in_process() {
-    let bytes = std::fs::read(corpus(
-        "einvoices/zugferd_corpus/ZUGFeRDv1/correct/Konik/acme_invoice-42_ZUGFeRD.pdf",
-    ))
-    .unwrap();
+    let bytes =
+        std::fs::read(corpus("einvoices/zugferd_corpus/ZUGFeRDv1/correct/Konik/acme_invoice-42_ZUGFeRD.pdf"))
+            .unwrap();
     let on = SandboxConfig { text_layout: true, ..SandboxConfig::default() };
     let child = Sandbox::new(&on).extract_text(&bytes, &deadline()).unwrap();
     let inproc = Sandbox::in_process(&on).extract_text(&bytes, &deadline()).unwrap();

@@ -213,7 +213,8 @@ pub fn route(
     rules: &crate::invoice::InvoiceRules,
 ) -> Route {
     use crate::classify::DocType;
-    let confident = classification.filter(|c| !c.review && c.doc_type != DocType::Unknown).map(|c| c.doc_type);
+    let confident =
+        classification.filter(|c| !c.review && c.doc_type != DocType::Unknown).map(|c| c.doc_type);
     match confident {
         Some(t) => Route {
             invoice: doc.einvoice.is_some() || matches!(t, DocType::Invoice | DocType::CreditNote),

@@ -185,11 +185,7 @@ fn run_child(
     if layout {
         cmd.arg(LAYOUT_ARG);
     }
-    cmd        .env_clear()
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.env_clear().current_dir("/").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let memory = memory_limit_mb.saturating_mul(1024 * 1024);
     let cpu_secs = budget.as_secs().saturating_add(2);
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe

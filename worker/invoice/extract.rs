@@ -273,7 +273,8 @@ fn value_after(
     // A value below must stand apart: what follows it on its line is not glued to it, and an
     // identifier is not a number glued to the next label ("6669263Klantnummer").
     let after = &next.text[skip + len..];
-    if after.starts_with(|c: char| c.is_alphanumeric()) || GLUED_LABEL.is_match(&next.text[skip..skip + len]) {
+    if after.starts_with(|c: char| c.is_alphanumeric()) || GLUED_LABEL.is_match(&next.text[skip..skip + len])
+    {
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
@@ -304,7 +305,8 @@ fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
         let mut found = Vec::new();
         for (i, l) in lines.iter().enumerate() {
             // A value before a label ending the line wins over one on the next line.
-            let mut hit = before.and_then(|b| b.find(l.text)).and_then(|m| value_before(rule.kind, l, m.start()));
+            let mut hit =
+                before.and_then(|b| b.find(l.text)).and_then(|m| value_before(rule.kind, l, m.start()));
             if hit.is_none() {
                 hit = re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
             }
@@ -335,7 +337,10 @@ fn pick(rule: &FieldRule, lines: &[TextLine], keep: impl Fn(&Candidate) -> bool)
 
 /// A candidate's value grounded on its span, with the field rule's confidence.
 fn ground<T>(doc: &Document, rule: &FieldRule, c: &Candidate, value: T) -> Option<Grounded<T>> {
-    grounded(value, evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence))
+    grounded(
+        value,
+        evidence(doc, c.page, c.start, c.end, Method::Layout { rule: c.rule.clone() }, rule.confidence),
+    )
 }
 
 fn as_text(doc: &Document, rule: &FieldRule, c: &Candidate) -> Option<Grounded<String>> {
@@ -439,7 +444,14 @@ fn name_like(rules: &InvoiceRules, t: &str) -> bool {
 }
 
 /// The trimmed text of `[from, to)` of a line, grounded on its span.
-fn text_at(doc: &Document, l: &TextLine, from: usize, to: usize, method: Method, conf: f32) -> Option<Grounded<String>> {
+fn text_at(
+    doc: &Document,
+    l: &TextLine,
+    from: usize,
+    to: usize,
+    method: Method,
+    conf: f32,
+) -> Option<Grounded<String>> {
     let raw = &l.text[from..to];
     let t = raw.trim();
     if t.is_empty() {
@@ -450,7 +462,14 @@ fn text_at(doc: &Document, l: &TextLine, from: usize, to: usize, method: Method,
 }
 
 /// A name read by a layout rule: the trimmed text of `[from, to)` of a line.
-fn name_at(doc: &Document, l: &TextLine, from: usize, to: usize, rule: &str, conf: f32) -> Option<Grounded<String>> {
+fn name_at(
+    doc: &Document,
+    l: &TextLine,
+    from: usize,
+    to: usize,
+    rule: &str,
+    conf: f32,
+) -> Option<Grounded<String>> {
     text_at(doc, l, from, to, Method::Layout { rule: rule.into() }, conf)
 }
 
@@ -539,7 +558,9 @@ fn supplier_with_legal_form(
 /// Does a line carry an invoice number or date label (a header line, not a name)?
 fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
-        rules.field(f).is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
+        rules
+            .field(f)
+            .is_some_and(|r| r.labels.iter().any(|(_, re)| re.find(t).is_some_and(|m| m.end() < t.len())))
     })
 }
 
@@ -602,9 +623,9 @@ fn supplier_name_and_address(
     let agreed = name.as_ref().is_some_and(|g| {
         matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.header_and_footer")
     });
-    let from_first_line = name.as_ref().is_some_and(|g| {
-        matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.first_line")
-    });
+    let from_first_line = name.as_ref().is_some_and(
+        |g| matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.first_line"),
+    );
     let explicit = match section {
         Some(s) => Some(s),
         None if agreed => None,
@@ -1228,11 +1249,22 @@ static CURRENCY_CODE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The currency after a currency label ("Währung: EUR", "Devise : EUR"), else the first ISO 4217
 /// code printed next to an amount or alone ("Beträge in EUR", "Total EUR 49,99").
-fn currency_by_label_or_code(doc: &Document, rules: &InvoiceRules, lines: &[TextLine]) -> Option<Grounded<String>> {
+fn currency_by_label_or_code(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+) -> Option<Grounded<String>> {
     let at = |l: &TextLine, m: regex::Match, rule: &str, conf: f32| {
         grounded(
             m.as_str().to_string(),
-            evidence(doc, l.page, l.start + m.start(), l.start + m.end(), Method::Pattern { rule: rule.into() }, conf),
+            evidence(
+                doc,
+                l.page,
+                l.start + m.start(),
+                l.start + m.end(),
+                Method::Pattern { rule: rule.into() },
+                conf,
+            ),
         )
     };
     if let Some(labels) = &rules.currency_labels {
@@ -1721,7 +1753,9 @@ pub(crate) mod tests {
         assert_eq!(inv.number.as_ref().unwrap().value, "471102");
         assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
         assert_eq!(inv.currency.as_ref().unwrap().value, "EUR");
-        let d = doc(&["Gutschrift (Selbst ausgestellte Rechnung) Nr.  471102 vom\n05.03.2018\nUSt.-Id.-Nr. : DE123456789"]);
+        let d = doc(&[
+            "Gutschrift (Selbst ausgestellte Rechnung) Nr.  471102 vom\n05.03.2018\nUSt.-Id.-Nr. : DE123456789",
+        ]);
         let inv = extract(&d, rules());
         assert_eq!(inv.number.as_ref().unwrap().value, "471102");
         assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
@@ -1731,7 +1765,9 @@ pub(crate) mod tests {
         assert_eq!(inv.number.as_ref().unwrap().value, "RK21012345");
         assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-09-16");
         // "Rechnung gemäß Bestellung (Nr. …) vom …" is not the invoice date.
-        let d = doc(&["Rechnung gemäß Bestellung vom 01.03.2018.\nRechnung gemäß Bestellung Nr. 2018-471331 vom 01.03.2018."]);
+        let d = doc(&[
+            "Rechnung gemäß Bestellung vom 01.03.2018.\nRechnung gemäß Bestellung Nr. 2018-471331 vom 01.03.2018.",
+        ]);
         assert!(extract(&d, rules()).issue_date.is_none());
     }
 
@@ -1743,7 +1779,9 @@ pub(crate) mod tests {
         let inv = extract(&d, rules());
         let n = inv.supplier.name.as_ref().unwrap();
         assert_eq!((n.value.as_str(), at(&d, n).as_str()), ("Lieferant GmbH", "Lieferant GmbH"));
-        let d = doc(&["Lieferant\n GLN 4333741000005 Lief-Nr: 549910\n MUSTERLIEFERANT GMBH\n BAHNHOFSTRASSE 99"]);
+        let d = doc(&[
+            "Lieferant\n GLN 4333741000005 Lief-Nr: 549910\n MUSTERLIEFERANT GMBH\n BAHNHOFSTRASSE 99",
+        ]);
         assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "MUSTERLIEFERANT GMBH");
         let d = doc(&[
             "Rechnung # RE-20140703/502 vom 03.07.2014\nSumme netto: 496,00 €\nBei Spiel GmbH    ●    Ecke 12    ●    12345 Stadthausen\nTheodor Est\nBahnstr. 42",

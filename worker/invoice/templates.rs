@@ -176,9 +176,17 @@ fn err(file: &str, m: impl std::fmt::Display) -> InvoiceError {
 
 /// Python regex syntax to Rust's where they differ in spelling only.
 fn py_regex(file: &str, what: &str, re: &str) -> Result<Regex, InvoiceError> {
-    for (py, name) in [("(?=", "look-ahead"), ("(?!", "negative look-ahead"), ("(?<=", "look-behind"), ("(?<!", "negative look-behind")] {
+    for (py, name) in [
+        ("(?=", "look-ahead"),
+        ("(?!", "negative look-ahead"),
+        ("(?<=", "look-behind"),
+        ("(?<!", "negative look-behind"),
+    ] {
         if re.contains(py) {
-            return Err(err(file, format!("{what}: Python {name} `{py}` is not supported by the Rust regex engine")));
+            return Err(err(
+                file,
+                format!("{what}: Python {name} `{py}` is not supported by the Rust regex engine"),
+            ));
         }
     }
     // Python spells `{0,n}` as `{,n}` too, and the end of the text `\Z` (Rust: `\z`).
@@ -191,7 +199,12 @@ fn regexes(file: &str, what: &str, v: Option<&Value>) -> Result<Vec<Regex>, Invo
     strings(v.unwrap_or(&Value::Null)).iter().map(|r| py_regex(file, what, r)).collect()
 }
 
-fn one_regex(file: &str, what: &str, o: &serde_json::Map<String, Value>, key: &str) -> Result<Regex, InvoiceError> {
+fn one_regex(
+    file: &str,
+    what: &str,
+    o: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Regex, InvoiceError> {
     let r = o.get(key).and_then(scalar).ok_or_else(|| err(file, format!("{what}: no `{key}`")))?;
     py_regex(file, &format!("{what}.{key}"), &r)
 }
@@ -203,7 +216,11 @@ fn separator(file: &str, what: &str, o: &serde_json::Map<String, Value>) -> Resu
     }
 }
 
-fn types_of(file: &str, what: &str, o: &serde_json::Map<String, Value>) -> Result<Vec<(String, FieldType)>, InvoiceError> {
+fn types_of(
+    file: &str,
+    what: &str,
+    o: &serde_json::Map<String, Value>,
+) -> Result<Vec<(String, FieldType)>, InvoiceError> {
     let mut out = Vec::new();
     if let Some(t) = o.get("types") {
         let t = t.as_object().ok_or_else(|| err(file, format!("{what}.types is not a mapping")))?;
@@ -282,7 +299,10 @@ fn lines_spec(file: &str, name: &str, o: &serde_json::Map<String, Value>) -> Res
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let mut r = r.as_object().cloned().ok_or_else(|| err(file, format!("{what}.rules[{i}] is not a mapping")))?;
+                let mut r = r
+                    .as_object()
+                    .cloned()
+                    .ok_or_else(|| err(file, format!("{what}.rules[{i}] is not a mapping")))?;
                 // Settings beside `rules` apply to each rule unless it sets its own.
                 for (k, v) in o {
                     if k != "rules" && k != "parser" {
@@ -302,7 +322,9 @@ fn table_spec(file: &str, i: usize, v: &Value) -> Result<TableSpec, InvoiceError
     let what = format!("tables[{i}]");
     let o = v.as_object().ok_or_else(|| err(file, format!("{what} is not a mapping")))?;
     for k in o.keys() {
-        if !["start", "end", "body", "line_separator", "field_separator", "types", "fields"].contains(&k.as_str()) {
+        if !["start", "end", "body", "line_separator", "field_separator", "types", "fields"]
+            .contains(&k.as_str())
+        {
             return Err(err(file, format!("{what}: unknown key `{k}`")));
         }
     }
@@ -311,8 +333,11 @@ fn table_spec(file: &str, i: usize, v: &Value) -> Result<TableSpec, InvoiceError
     if let Some(f) = o.get("fields") {
         let f = f.as_object().ok_or_else(|| err(file, format!("{what}.fields is not a mapping")))?;
         for (name, spec) in f {
-            let spec = spec.as_object().ok_or_else(|| err(file, format!("{what}.fields.{name} is not a mapping")))?;
-            let g = group_of(file, &format!("{what}.fields.{name}"), spec.get("group").and_then(Value::as_str))?;
+            let spec = spec
+                .as_object()
+                .ok_or_else(|| err(file, format!("{what}.fields.{name} is not a mapping")))?;
+            let g =
+                group_of(file, &format!("{what}.fields.{name}"), spec.get("group").and_then(Value::as_str))?;
             if spec.contains_key("group") {
                 groups.push((name.clone(), g));
             }
@@ -462,7 +487,9 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
     }
     let tables = match obj.get("tables") {
         None => Vec::new(),
-        Some(Value::Array(ts)) => ts.iter().enumerate().map(|(i, t)| table_spec(file, i, t)).collect::<Result<_, _>>()?,
+        Some(Value::Array(ts)) => {
+            ts.iter().enumerate().map(|(i, t)| table_spec(file, i, t)).collect::<Result<_, _>>()?
+        }
         Some(t @ Value::Object(_)) => vec![table_spec(file, 0, t)?],
         Some(_) => return Err(err(file, "tables is not a list")),
     };
@@ -487,7 +514,8 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
                     }
                     "static" => FieldSource::Static(o.get("value").and_then(scalar).unwrap_or_default()),
                     "regex" => {
-                        let group = group_of(file, &format!("field {name}"), o.get("group").and_then(Value::as_str))?;
+                        let group =
+                            group_of(file, &format!("field {name}"), o.get("group").and_then(Value::as_str))?;
                         FieldSource::Regexes {
                             regexes: compile_all(strings(o.get("regex").unwrap_or(&Value::Null)))?,
                             group,
@@ -753,7 +781,8 @@ impl Template {
             for name in re.capture_names().flatten() {
                 let m = c.name(name);
                 let value = m.map(|m| m.as_str().trim()).unwrap_or("");
-                let range = m.filter(|m| !m.as_str().trim().is_empty()).map(|m| (base + m.start(), base + m.end()));
+                let range =
+                    m.filter(|m| !m.as_str().trim().is_empty()).map(|m| (base + m.start(), base + m.end()));
                 match raw.iter_mut().find(|(n, _, _)| n == name) {
                     Some((_, text, ranges)) => {
                         if !text.is_empty() {
@@ -806,7 +835,13 @@ impl Template {
 
     /// The values of a table's columns, in `fields`: grouped when the table says so, else one
     /// value or the list of them.
-    fn read_table(&self, doc: &Document, t: &Text, table: &TableSpec, out: &mut Vec<(String, TemplateValue, Vec<Location>)>) {
+    fn read_table(
+        &self,
+        doc: &Document,
+        t: &Text,
+        table: &TableSpec,
+        out: &mut Vec<(String, TemplateValue, Vec<Location>)>,
+    ) {
         let s = &t.s;
         let (Some(start), Some(end)) = (table.start.find(s), table.end.find(s)) else { return };
         if end.start() <= start.end() {
@@ -958,7 +993,8 @@ const DESCRIPTION: [&str; 5] = ["description", "name", "desc", "product", "artic
 const QUANTITY: [&str; 3] = ["qty", "quantity", "amount_qty"];
 const UNIT: [&str; 2] = ["uom", "unit"];
 const UNIT_PRICE: [&str; 3] = ["price_unit", "unit_price", "price"];
-const AMOUNT: [&str; 6] = ["price_subtotal", "amount", "line_amount", "price_total", "total", "amount_untaxed"];
+const AMOUNT: [&str; 6] =
+    ["price_subtotal", "amount", "line_amount", "price_total", "total", "amount_untaxed"];
 const VAT_RATE: [&str; 3] = ["line_tax_percent", "vat_rate", "tax_rate"];
 const REFERENCE: [&str; 3] = ["code", "reference", "barcode"];
 
@@ -974,8 +1010,13 @@ impl TemplateMatch {
             let items: Vec<super::LineItem> = rows
                 .iter()
                 .filter_map(|r| {
-                    let part = |names: &[&str]| names.iter().find_map(|n| r.get(n)).filter(|f| !f.2.is_empty());
-                    let ev = |locations: &Vec<Location>| Evidence { locations: locations.clone(), method: method.clone(), confidence: 0.9 };
+                    let part =
+                        |names: &[&str]| names.iter().find_map(|n| r.get(n)).filter(|f| !f.2.is_empty());
+                    let ev = |locations: &Vec<Location>| Evidence {
+                        locations: locations.clone(),
+                        method: method.clone(),
+                        confidence: 0.9,
+                    };
                     let text = |names: &[&str]| {
                         part(names).map(|(_, v, l)| Grounded {
                             value: match v.to_json() {
@@ -1128,7 +1169,10 @@ fields:
 "#;
         let t = parse("x.yml", y).unwrap();
         assert!(t.unsupported.is_empty());
-        let d = doc(&["ACME\nItems\nApple 2 3.50\n  red\n  skip me\n  End 7\n  lost\nPear 1 1.25", "  ripe\nTotal 4.75"]);
+        let d = doc(&[
+            "ACME\nItems\nApple 2 3.50\n  red\n  skip me\n  End 7\n  lost\nPear 1 1.25",
+            "  ripe\nTotal 4.75",
+        ]);
         let m = t.apply(&d).unwrap();
         let (name, rows) = &m.lines[0];
         assert_eq!(name, "lines");

@@ -104,10 +104,8 @@ impl OutputDev for LayoutOutput {
         let flip = |x: f64, y: f64| (x - self.origin.0, self.height - (y - self.origin.1));
         let (ox, oy) = flip(trm.m31, trm.m32);
         let advance = width * font_size;
-        let (ex, ey) = flip(
-            trm.m11 * advance + trm.m21 * 0.0 + trm.m31,
-            trm.m12 * advance + trm.m22 * 0.0 + trm.m32,
-        );
+        let (ex, ey) =
+            flip(trm.m11 * advance + trm.m21 * 0.0 + trm.m31, trm.m12 * advance + trm.m22 * 0.0 + trm.m32);
         // The font size as drawn: text space is scaled by the matrix (area-preserving measure).
         let scale = (trm.m11 * trm.m22 - trm.m12 * trm.m21).abs().sqrt();
         let size = font_size.abs() * scale;
@@ -323,7 +321,8 @@ mod tests {
             let trm = Transform::row_major(0.0, 1.0, -1.0, 0.0, 190.0, 50.0 + 5.0 * i as f64);
             out.output_character(&trm, 0.5, 0.0, 10.0, &c.to_string()).unwrap();
         }
-        out.output_character(&Transform::row_major(f64::NAN, 0.0, 0.0, 1.0, 0.0, 0.0), 0.5, 0.0, 10.0, "z").unwrap();
+        out.output_character(&Transform::row_major(f64::NAN, 0.0, 0.0, 1.0, 0.0, 0.0), 0.5, 0.0, 10.0, "z")
+            .unwrap();
         out.end_page().unwrap();
         assert_eq!(out.take_text(), "Hello\nUp");
     }

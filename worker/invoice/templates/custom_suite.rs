@@ -22,7 +22,8 @@ const HEADER: &str = r#"
     regex: Total:\s*(\d+\.\d+)
     type: float
 "#;
-const OPTIONS: &str = "options:\n  currency: EUR\n  decimal_separator: '.'\n  date_formats:\n    - '%Y-%m-%d'\n";
+const OPTIONS: &str =
+    "options:\n  currency: EUR\n  decimal_separator: '.'\n  date_formats:\n    - '%Y-%m-%d'\n";
 
 fn templates() -> Vec<Template> {
     let t = |name: &str, head: &str, extra_fields: &str, rest: &str| {
@@ -159,7 +160,8 @@ fn invoice2data_custom_suite() {
     for p in &cases {
         let name = p.file_stem().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(p).unwrap();
-        let want: Value = serde_json::from_str(&std::fs::read_to_string(p.with_extension("json")).unwrap()).unwrap();
+        let want: Value =
+            serde_json::from_str(&std::fs::read_to_string(p.with_extension("json")).unwrap()).unwrap();
         let d = doc(&[text.as_str()]);
         let m = best_match(&templates, &d).unwrap_or_else(|| panic!("{name}: no template matched"));
         assert_eq!(m.template, format!("{name}.yml"));
