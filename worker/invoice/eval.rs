@@ -94,10 +94,25 @@ impl std::fmt::Display for Truth {
     }
 }
 
-fn correct(g: &Got, t: &Truth) -> bool {
+/// A trailing legal form ("Au bon moulin SARL", "Lieferant GmbH"): party names are compared
+/// without it, since the page prints it and the ground truth often leaves it out (or the reverse).
+static LEGAL_FORM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)[\s,]+(?:sarl|sasu|sas|sa|eurl|snc|gmbh|ag|kg|ohg|ltd\.?|limited|inc\.?|llc|plc|b\.\s?v\.?|bv|n\.\s?v\.?|nv|s\.\s?a\.?|srl|spa|a\.\s?g\.)\s*$",
+    )
+    .expect("legal form regex")
+});
+
+/// A party name as compared: without a trailing legal form, then as `norm`.
+fn norm_name(s: &str) -> String {
+    norm(&LEGAL_FORM.replace(s.trim(), ""))
+}
+
+fn correct(field: &str, g: &Got, t: &Truth) -> bool {
+    let n = if field.ends_with("_name") { norm_name } else { norm };
     match (g, t) {
-        (Got::Text(g), Truth::Text(t)) => norm(g) == norm(t),
-        (Got::Text(g), Truth::AnyOf(ts)) => ts.iter().any(|t| norm(g) == norm(t)),
+        (Got::Text(g), Truth::Text(t)) => n(g) == n(t),
+        (Got::Text(g), Truth::AnyOf(ts)) => ts.iter().any(|t| n(g) == n(t)),
         (Got::Amount(g), Truth::Amount(t)) => g.abs() == t.abs(),
         (Got::Date(g), Truth::Date(t)) => g == t,
         _ => false,
@@ -158,7 +173,7 @@ impl Scores {
             match e.and_then(|e| got_with_method(e, f)) {
                 Some((g, how)) => {
                     s.emitted += 1;
-                    if correct(&g, t) {
+                    if correct(f, &g, t) {
                         s.correct += 1;
                     } else {
                         misses.push(f.to_string());
@@ -339,6 +354,20 @@ mod tests {
     use super::*;
     use crate::invoice::extract;
     use crate::invoice::extract::tests::{doc, rules};
+
+    #[test]
+    fn party_names_compare_without_a_trailing_legal_form() {
+        let t = |s: &str| Truth::Text(s.into());
+        let g = |s: &str| Got::Text(s.into());
+        assert!(correct("supplier_name", &g("Au bon moulin SARL"), &t("Au bon moulin")));
+        assert!(correct("supplier_name", &g("Lieferant GmbH"), &t("LIEFERANT")));
+        assert!(correct("customer_name", &g("Kunden AG"), &t("Kunden")));
+        assert!(!correct("supplier_name", &g("Au bon moulin SARL"), &t("Au bon pain")));
+        // Only names: an identifier keeps every character.
+        assert!(!correct("number", &g("F-1 SA"), &t("F-1")));
+        // A legal form inside the name stays.
+        assert!(!correct("supplier_name", &g("SA Holding"), &t("Holding")));
+    }
 
     #[test]
     fn scores_count_precision_and_recall() {

@@ -266,7 +266,11 @@ fn value_after(
     if next.page != l.page {
         return None;
     }
-    let (v, len, skip) = read_value(kind, next.text)?;
+    // A date may open its line with its preposition ("Rechnung Nr. 4711" / "vom 05.03.2018").
+    let lead =
+        if kind == ValueKind::Date { DATE_PREPOSITION.find(next.text).map_or(0, |m| m.end()) } else { 0 };
+    let (v, len, skip) = read_value(kind, &next.text[lead..])?;
+    let skip = skip + lead;
     if kind == ValueKind::Text {
         return Some((v, next.page, next.start + skip, next.start + skip + len));
     }
@@ -364,7 +368,15 @@ fn as_amount(
 
 /// The customer block: line indexes `[start, end)`.
 fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, usize)> {
-    let start = lines.iter().position(|l| rules.customer_labels.is_match(l.text))?;
+    // A label followed by an identifier ("Customer: 2", "Client n° 4711", "Kundennummer") is the
+    // customer's number, not the start of the block.
+    let starts_block = |t: &str| {
+        rules.customer_labels.find(t).is_some_and(|m| {
+            let rest = t[m.end()..].trim_start_matches([' ', ':', '-', '.']);
+            !(rest.starts_with(|c: char| c.is_ascii_digit()) || CUSTOMER_ID.is_match(rest))
+        })
+    };
+    let start = lines.iter().position(|l| starts_block(l.text))?;
     let mut seen = 0;
     let mut end = start + 1;
     while end < lines.len() && lines[end].page == lines[start].page {
@@ -380,6 +392,12 @@ fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, us
     Some((start, end))
 }
 
+static DATE_PREPOSITION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(?:vom|von|du|le|of|dated|on)\s+").expect("preposition regex"));
+static CUSTOMER_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:no\b|nr\b|n\s*[°º]|num(?:ber|[ée]ro)|id\b|code\b|ref|nummer|#)")
+        .expect("customer id regex")
+});
 static LEGAL_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(.{2,80}?)\s+[–—-]\s+(?:(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|GIE|Ltd|Limited|GmbH|AG|BV|NV|SRL|SpA)\b|Registered\b|RCS\b|SIRE[NT]\b|Soci[ée]t[ée]\b)")
         .expect("footer regex")
@@ -896,6 +914,14 @@ static VAT_ROW_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 
 /// VAT breakdown rows: "20 % 8 602,64 € 1 720,53 €" (rate, base, VAT) or "TVA 20 % 1 720,53 €"
 /// (rate, VAT).
+/// Whether `tax` can be the tax of `base` at `rate` %: not more than twice it (plus five cents).
+/// A wrong tax stays a breakdown row (the per-rate check flags it); a line item's "rate, price,
+/// amount" ("7% 160,00 € 160,00 €") does not.
+fn tax_fits(rate: Decimal, base: Decimal, tax: Decimal) -> bool {
+    let expected = (base * rate / Decimal::from(100)).abs();
+    tax.abs() <= expected * Decimal::from(2) + Decimal::new(5, 2)
+}
+
 fn vat_breakdown(doc: &Document, lines: &[TextLine]) -> Vec<VatLine> {
     let mut out: Vec<VatLine> = Vec::new();
     for l in lines {
@@ -939,6 +965,7 @@ fn vat_breakdown(doc: &Document, lines: &[TextLine]) -> Vec<VatLine> {
         );
         let Some(rate_g) = rate_g else { continue };
         let (base, amount) = match amounts.as_slice() {
+            [b, t] if !tax_fits(rate, b.0, t.0) => continue,
             [b, t] => (g(*b, "vat_breakdown.base"), g(*t, "vat_breakdown.amount")),
             [t] if p > 0 => (None, g(*t, "vat_breakdown.amount")),
             _ => continue,
@@ -1744,6 +1771,48 @@ pub(crate) mod tests {
         // A number glued to the next label is not read under a label.
         let d = doc(&["Factuurnummer:\n6669263Klantnummer:"]);
         assert!(extract(&d, rules()).number.is_none());
+    }
+
+    #[test]
+    fn customer_number_is_not_the_customer_block() {
+        // "Customer:2" is the customer's number: the invoice number below is a header field.
+        let d = doc(&[
+            "2019-06-10\n\nCustomer:2\n\nYour order AB321\nInvoice # RE-20190610/507 issued at 2019-06-10\nVAT-ID: DE136695976",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "RE-20190610/507");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2019-06-10");
+        assert_eq!(inv.supplier.vat_id.as_ref().unwrap().value, "DE136695976");
+        // A header label ends the customer block ("Käufer" then "Beleg-Nr").
+        let d =
+            doc(&["Käufer\nMUSTER-KUNDE GMBH\nKUNDENWEG 88\n40235 DUESSELDORF\nBeleg-Nr : R87654321012345"]);
+        assert_eq!(extract(&d, rules()).number.unwrap().value, "R87654321012345");
+    }
+
+    #[test]
+    fn title_number_then_date_on_the_next_line() {
+        let d = doc(&["Gutschrift (Selbst ausgestellte Rechnung) Nr. 471102\nvom 05.03.2018"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
+        let d = doc(&["Invoice 103767\n\nFebruary 17, 2026\nPage 1 / 1"]);
+        assert_eq!(extract(&d, rules()).issue_date.unwrap().value.to_string(), "2026-02-17");
+        let d = doc(&["Rechnungskorrektur Nr.  RK21012345 vom  16.09.2018"]);
+        assert_eq!(extract(&d, rules()).issue_date.unwrap().value.to_string(), "2018-09-16");
+    }
+
+    #[test]
+    fn line_item_with_a_rate_is_not_a_vat_breakdown_row() {
+        let d = doc(&[
+            "Rechnung Nr. 1\n 7% 160,00 € 160,00 €\n19% 0,79 € 316,00 €\nUSt. Satz Nettopreis Ust.-Betrag\n7% 160,00 € 11,20 €\n19% 336,00 € 63,84 €\nNettobetrag: 496,00 €\nUSt. Gesamt: 75,04 €\nGesamtbetrag: 571,04 €",
+        ]);
+        let inv = extract(&d, rules());
+        let rows: Vec<_> = inv
+            .vat_breakdown
+            .iter()
+            .map(|v| (v.rate.value.to_string(), v.amount.as_ref().unwrap().value.to_string()))
+            .collect();
+        assert_eq!(rows, [("7".to_string(), "11.20".to_string()), ("19".to_string(), "63.84".to_string())]);
+        assert_eq!(inv.vat_total.unwrap().value.to_string(), "75.04");
     }
 
     #[test]
