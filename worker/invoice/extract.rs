@@ -260,6 +260,9 @@ fn value_after(
         _ => ends_line,
     };
     if !ok {
+        if kind == ValueKind::Amount && TABLE_GAP.is_match(l.text) {
+            return value_in_column(lines, i, label_start, from);
+        }
         return None;
     }
     let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
@@ -282,6 +285,61 @@ fn value_after(
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
+}
+
+/// Two or more spaces between words: a line laid out in columns (a table header).
+static TABLE_GAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S {2,}\S").expect("gap regex"));
+
+/// An amount under its column header, in a table printed in fixed columns ("Nettobetrag    MwSt-Betrag
+/// …  Endbetrag" above one row per rate, then the totals row): the amount of the table's last row
+/// standing in the header's columns (character positions overlap). The table ends at two blank
+/// lines in a row, at a line without an amount in the column, or after eight lines.
+fn value_in_column(
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+    label_end: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
+    let col = |t: &str, at: usize| t[..at].chars().count();
+    let (cs, ce) = (col(l.text, label_start), col(l.text, label_end));
+    let mut found = None;
+    let mut blanks = 0;
+    for n in lines[i + 1..].iter().take(8) {
+        if n.page != l.page {
+            break;
+        }
+        if n.text.trim().is_empty() {
+            blanks += 1;
+            if blanks >= 2 {
+                break;
+            }
+            continue;
+        }
+        blanks = 0;
+        // Whitespace-separated tokens overlapping the header's columns.
+        let mut hits = n.text.split_whitespace().filter_map(|tok| {
+            let at = tok.as_ptr() as usize - n.text.as_ptr() as usize;
+            let (ts, te) = (col(n.text, at), col(n.text, at) + tok.chars().count());
+            (ts < ce && cs < te).then_some((at, tok))
+        });
+        let hit = hits.next().filter(|_| hits.next().is_none()).and_then(|(at, tok)| {
+            let a = parse_amount(tok, DecimalHint::Auto).filter(|a| a.len == tok.len())?;
+            Some((Value::Amount(a.value, a.currency), at))
+        });
+        match hit {
+            Some((v, at)) => {
+                found = Some((
+                    v,
+                    n.page,
+                    n.start + at,
+                    n.start + at + n.text[at..].split_whitespace().next()?.len(),
+                ))
+            }
+            None => break,
+        }
+    }
+    found
 }
 
 /// A value printed before its label, the label ending the line ("993548900Factuurnummer:"): the
@@ -1813,6 +1871,29 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(rows, [("7".to_string(), "11.20".to_string()), ("19".to_string(), "63.84".to_string())]);
         assert_eq!(inv.vat_total.unwrap().value.to_string(), "75.04");
+    }
+
+    #[test]
+    fn totals_under_their_column_headers() {
+        let d = doc(&[concat!(
+            "Rechnung Nr. 1\n",
+            "   Warenwert  Zu-/Abschlag  Skonto sofort    Nettobetrag    MwSt-Betrag  MwSt-%     Endbetrag\n",
+            "       -5,00       0,15                          -4,85          -0,92   19,0           -5,77\n",
+            "       -2,90       0,08                          -2,82          -0,20    7,0           -3,02\n",
+            "\n",
+            "       -7,90       0,23                          -7,67          -1,12    EUR           -8,79\n",
+            "\n",
+            "  MUSTERLIEFERANT GMBH       USt-IdNr: DE123456789",
+        )]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.net_total.as_ref().unwrap().value.to_string(), "-7.67");
+        assert_eq!(inv.vat_total.as_ref().unwrap().value.to_string(), "-1.12");
+        let gross = inv.gross_total.unwrap();
+        assert_eq!(gross.value.to_string(), "-8.79");
+        assert_eq!(gross.evidence.locations[0].text, "-8,79");
+        // A header in one-space text is not a table: nothing is read under it.
+        let d = doc(&["Menge Produkt USt. Preis Gesamtbetrag\n1,00 Gestaltung 7% 160,00 € 160,00 €"]);
+        assert!(extract(&d, rules()).gross_total.is_none());
     }
 
     #[test]
