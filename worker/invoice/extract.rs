@@ -475,6 +475,17 @@ fn has_letters(s: &str, n: usize) -> bool {
 
 /// A multi-line text (address lines) as one value grounded on every line.
 fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) -> Option<Grounded<String>> {
+    join_lines_with(doc, lines, ", ", rule, confidence)
+}
+
+/// As `join_lines`, the parts joined with `sep`.
+fn join_lines_with(
+    doc: &Document,
+    lines: &[&TextLine],
+    sep: &str,
+    rule: &str,
+    confidence: f32,
+) -> Option<Grounded<String>> {
     let mut locs = Vec::new();
     let mut parts = Vec::new();
     let mut conf = confidence;
@@ -497,7 +508,7 @@ fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) 
         return None;
     }
     Some(Grounded {
-        value: parts.join(", "),
+        value: parts.join(sep),
         evidence: Evidence {
             locations: locs,
             method: Method::Layout { rule: rule.into() },
@@ -631,6 +642,55 @@ fn supplier_with_legal_form(
     })
 }
 
+/// A name printed on two lines ("MVM Musterhafter" / "Versicherungsverein Musterstadt a.G."): the
+/// name read on line `i` and the line directly below (or above) it, when exactly one of the two
+/// ends with a legal form, the lower one does, both look like names without digits, and no blank
+/// line separates them (above: the upper one opens its block). (the name, the index of its last line)
+fn two_line_name(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    i: usize,
+    read: &Grounded<String>,
+) -> Option<(Grounded<String>, usize)> {
+    let forms = rules.legal_form_end.as_ref()?;
+    // Only a name that is its whole line.
+    if read.value.trim() != lines[i].text.trim() {
+        return None;
+    }
+    let plain = |t: &str| name_like(rules, t) && !t.chars().any(|c| c.is_ascii_digit()) && t.len() <= 60;
+    let method = match &read.evidence.method {
+        Method::Layout { rule } | Method::Pattern { rule } => rule.clone(),
+        _ => return None,
+    };
+    let conf = read.evidence.confidence;
+    let here = lines[i].text.trim();
+    let blank = |j: usize| lines.get(j).is_none_or(|l| l.text.trim().is_empty());
+    let (upper, lower) = if !forms.is_match(here) {
+        (i, i + 1)
+    } else {
+        let up = i.checked_sub(1)?;
+        if up > 0 && !blank(up - 1) {
+            return None;
+        }
+        (up, i)
+    };
+    let (u, d) = (lines.get(upper)?, lines.get(lower)?);
+    if u.page != d.page || forms.is_match(u.text.trim()) || !forms.is_match(d.text.trim()) {
+        return None;
+    }
+    let titled = |t: &str| rules.invoice_titles.is_match(t) || rules.credit_note_titles.is_match(t);
+    if !plain(u.text.trim())
+        || !plain(d.text.trim())
+        || rules.customer_labels.is_match(u.text)
+        || titled(u.text)
+    {
+        return None;
+    }
+    let g = join_lines_with(doc, &[u, d], " ", &format!("{method}.two_lines"), conf)?;
+    Some((g, lower))
+}
+
 /// Does a line carry an invoice number or date label (a header line, not a name)?
 fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
@@ -713,6 +773,13 @@ fn supplier_name_and_address(
     let (name, first) = match explicit {
         Some((g, i)) => (Some(g), Some((i, &lines[i]))),
         None => (name, first),
+    };
+    let (name, first) = match (name, first) {
+        (Some(g), Some((i, l))) => match two_line_name(doc, rules, lines, i, &g) {
+            Some((g, last)) => (Some(g), Some((last, &lines[last]))),
+            None => (Some(g), Some((i, l))),
+        },
+        other => other,
     };
     // The address: the lines under the header name, up to the contact lines.
     let address = first.and_then(|(i, _)| {
@@ -1894,6 +1961,26 @@ pub(crate) mod tests {
         // A header in one-space text is not a table: nothing is read under it.
         let d = doc(&["Menge Produkt USt. Preis Gesamtbetrag\n1,00 Gestaltung 7% 160,00 € 160,00 €"]);
         assert!(extract(&d, rules()).gross_total.is_none());
+    }
+
+    #[test]
+    fn supplier_name_on_two_lines() {
+        let d = doc(&[
+            "\n\nMVM Musterhafter\nVersicherungsverein Musterstadt a.G.\n\nHerrn\nMax Mustermann\nMusterstr. 11\n12346 Bad Musterhausen\n\nBeitragsrechnung Nr. 1 24. Januar 2014",
+        ]);
+        let name = extract(&d, rules()).supplier.name.unwrap();
+        assert_eq!(name.value, "MVM Musterhafter Versicherungsverein Musterstadt a.G.");
+        assert_eq!(name.evidence.locations.len(), 2);
+        let d = doc(&[
+            "Verkäufer:\nMVM Musterhafter\nVersicherungsverein Musterstadt a.G.\nMusterstr. 12\n\nRechnung Nr. 1",
+        ]);
+        assert_eq!(
+            extract(&d, rules()).supplier.name.unwrap().value,
+            "MVM Musterhafter Versicherungsverein Musterstadt a.G."
+        );
+        // A name with its legal form under a title or an address line stays one line.
+        let d = doc(&["FACTURE\nAu bon moulin SARL\n12 rue du Moulin\n\nFacture n° : F-1"]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Au bon moulin SARL");
     }
 
     #[test]
