@@ -1984,6 +1984,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn vat_id_after_intra_communautaire_in_two_words() {
+        let d = doc(&[
+            "Facture n° F-1\nFree SAS au capital de 3.441.812 Euros − N° de TVA intra communautaire: FR 604 219 388 61",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "FR60421938861");
+    }
+
+    #[test]
     fn german_title_number_and_date() {
         let d = doc(&["Handelsrechnung (380) 05.03.2018   Nr. 471102   vom\nWährung: EUR"]);
         let inv = extract(&d, rules());
