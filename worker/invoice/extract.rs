@@ -137,7 +137,11 @@ fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
         ValueKind::Id => {
             let m = ID_TOKEN.find(r)?;
             let t = m.as_str();
-            if !t.bytes().any(|b| b.is_ascii_digit()) || parse_date(t, false).is_some() {
+            // Not a date, nor the day opening one ("Beitragsrechnung 24. Januar 2014").
+            if !t.bytes().any(|b| b.is_ascii_digit())
+                || parse_date(t, false).is_some()
+                || parse_date(r, false).is_some()
+            {
                 return None;
             }
             (Value::Text(t.to_string()), m.end())
@@ -1989,6 +1993,14 @@ pub(crate) mod tests {
             "Facture n° F-1\nFree SAS au capital de 3.441.812 Euros − N° de TVA intra communautaire: FR 604 219 388 61",
         ]);
         assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "FR60421938861");
+    }
+
+    #[test]
+    fn the_day_of_a_date_is_not_an_invoice_number() {
+        let d = doc(&["Beitragsrechnung  24. Januar 2014\nAllgemeine Haftpflichtversicherung"]);
+        let inv = extract(&d, rules());
+        assert!(inv.number.is_none(), "{:?}", inv.number);
+        assert_eq!(inv.issue_date.unwrap().value.to_string(), "2014-01-24");
     }
 
     #[test]
