@@ -850,8 +850,27 @@ fn customer_name_and_address(
             continue;
         }
         if name.is_none() {
-            // The customer's number or location code is not its name ("GLN 4304171000002").
-            if CUSTOMER_REF.is_match(t) || !name_like(rules, t) {
+            // "Name: Kunden AG Mitte" inside the block.
+            if let Some(m) = rules.name_labels.as_ref().and_then(|r| r.find(l.text)) {
+                let v = l.text[m.end()..].trim_end();
+                if has_letters(v, 2) {
+                    name = grounded(
+                        v.to_string(),
+                        evidence(
+                            doc,
+                            l.page,
+                            l.start + m.end(),
+                            l.start + m.end() + v.len(),
+                            Method::Layout { rule: "customer_name.name_label".into() },
+                            0.9,
+                        ),
+                    );
+                }
+                continue;
+            }
+            // The customer's number or location code is not its name ("GLN 4304171000002"), nor
+            // another labelled line ("Nummer: GE2020211").
+            if CUSTOMER_REF.is_match(t) || t.contains(':') || !name_like(rules, t) {
                 continue;
             }
             let lead = l.text.len() - l.text.trim_start().len();
@@ -2026,6 +2045,10 @@ pub(crate) mod tests {
         ]);
         assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "MUSTER-KUNDE GMBH");
         let d = doc(&["Rechnung Nr. 1\nKäufer: Kundennummer GE2020211\nKunden AG Mitte\nKundenstraße 15"]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer/Leistungsempfänger\n\nNummer: GE2020211\n\nName: Kunden AG Mitte\n\nAnschrift: Kundenstraße 15\n\nDE 69876 Frankfurt",
+        ]);
         assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
     }
 
