@@ -456,6 +456,12 @@ fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, us
 
 static DATE_PREPOSITION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^\s*(?:vom|von|du|le|of|dated|on)\s+").expect("preposition regex"));
+static OTHER_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:\s*/\s*\p{L}[\p{L}-]*)+\s*:?\s*").expect("other label regex"));
+static CUSTOMER_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:kunden-?(?:nummer|nr\.?)|customer\s*(?:no\.?|number|id)\b|client\s*(?:n\s*[°º]|no\.?|number)|n\s*[°º]\s*client|num[ée]ro\s*(?:de\s*)?client|(?:globale\s*)?nummer\b|gln\b|debitor|klantnummer)")
+        .expect("customer ref regex")
+});
 static CUSTOMER_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:no\b|nr\b|n\s*[°º]|num(?:ber|[ée]ro)|id\b|code\b|ref|nummer|#)")
         .expect("customer id regex")
@@ -819,9 +825,11 @@ fn customer_name_and_address(
     let label_line = &lines[s];
     let label_end = rules.customer_labels.find(label_line.text).map(|m| m.end()).unwrap_or(0);
     let rest = label_line.text[label_end..].trim_start_matches([' ', ':']);
+    // "Rechnungsempfänger/Leistungsempfänger:": the other label of the pair is not the name.
+    let rest = OTHER_LABEL.find(rest).map_or(rest, |m| &rest[m.end()..]);
     let mut name = None;
     let mut body: Vec<&TextLine> = Vec::new();
-    if has_letters(rest, 2) {
+    if has_letters(rest, 2) && !CUSTOMER_REF.is_match(rest) {
         let at = label_line.start + (label_line.text.len() - rest.len());
         let rest_t = rest.trim_end();
         name = grounded(
@@ -842,6 +850,29 @@ fn customer_name_and_address(
             continue;
         }
         if name.is_none() {
+            // "Name: Kunden AG Mitte" inside the block.
+            if let Some(m) = rules.name_labels.as_ref().and_then(|r| r.find(l.text)) {
+                let v = l.text[m.end()..].trim_end();
+                if has_letters(v, 2) {
+                    name = grounded(
+                        v.to_string(),
+                        evidence(
+                            doc,
+                            l.page,
+                            l.start + m.end(),
+                            l.start + m.end() + v.len(),
+                            Method::Layout { rule: "customer_name.name_label".into() },
+                            0.9,
+                        ),
+                    );
+                }
+                continue;
+            }
+            // The customer's number or location code is not its name ("GLN 4304171000002"), nor
+            // another labelled line ("Nummer: GE2020211").
+            if CUSTOMER_REF.is_match(t) || t.contains(':') || !name_like(rules, t) {
+                continue;
+            }
             let lead = l.text.len() - l.text.trim_start().len();
             name = grounded(
                 t.to_string(),
@@ -2001,6 +2032,24 @@ pub(crate) mod tests {
         let inv = extract(&d, rules());
         assert!(inv.number.is_none(), "{:?}", inv.number);
         assert_eq!(inv.issue_date.unwrap().value.to_string(), "2014-01-24");
+    }
+
+    #[test]
+    fn customer_name_past_its_number_and_the_other_label() {
+        let d = doc(&[
+            "Rechnung Nr. 1\nRechnungsempfänger/Leistungsempfänger:\nKunden AG Mitte\nKundenstraße 15\nDE 69876 Frankfurt",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer\nGLN 4304171000002\nMUSTER-KUNDE GMBH\nKUNDENWEG 88\n40235 DUESSELDORF",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "MUSTER-KUNDE GMBH");
+        let d = doc(&["Rechnung Nr. 1\nKäufer: Kundennummer GE2020211\nKunden AG Mitte\nKundenstraße 15"]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer/Leistungsempfänger\n\nNummer: GE2020211\n\nName: Kunden AG Mitte\n\nAnschrift: Kundenstraße 15\n\nDE 69876 Frankfurt",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
     }
 
     #[test]
