@@ -470,6 +470,13 @@ static LEGAL_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(.{2,80}?)\s+[–—-]\s+(?:(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|GIE|Ltd|Limited|GmbH|AG|BV|NV|SRL|SpA)\b|Registered\b|RCS\b|SIRE[NT]\b|Soci[ée]t[ée]\b)")
         .expect("footer regex")
 });
+/// The French legal mention without a dash: "Free SAS au capital de 3.441.812 Euros − …".
+static LEGAL_CAPITAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(\p{L}.{1,59}?),?\s+(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|SCA)\s+(?i:au|à)\s+(?i:capital)\b")
+        .expect("capital regex")
+});
+static POSTCODE_TOWN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[A-Z]{1,2}[- ]?)?\d{4,5}\s+\p{Lu}").expect("postcode regex"));
 static CONTACT_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)^\s*(?:t[ée]l\.?|tel|phone|fax|e-?mail|www\.|siret|siren|n\s*°|vat|tva|rcs|iban|bic)\b|@",
@@ -734,10 +741,14 @@ fn supplier_name_and_address(
             && !t.contains(':')
             && !CONTACT_LINE.is_match(t)
             && !PAGE_LINE.is_match(t)
+            // Not a decoration or remark ("--- Non Food ---", "(Authorized Signatory)"), nor a
+            // postcode and town.
+            && t.starts_with(|c: char| c.is_alphanumeric())
+            && !POSTCODE_TOWN.is_match(t)
     });
     // The legal footer ("Name – SAS au capital de…", "Name – Registered in…").
     let footer = lines.iter().find_map(|l| {
-        let c = LEGAL_FOOTER.captures(l.text)?;
+        let c = LEGAL_FOOTER.captures(l.text).or_else(|| LEGAL_CAPITAL.captures(l.text))?;
         let m = c.get(1)?;
         let name = m.as_str().trim();
         (has_letters(name, 2) && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(name)))
@@ -2050,6 +2061,16 @@ pub(crate) mod tests {
             "Rechnung Nr. 1\nKäufer/Leistungsempfänger\n\nNummer: GE2020211\n\nName: Kunden AG Mitte\n\nAnschrift: Kundenstraße 15\n\nDE 69876 Frankfurt",
         ]);
         assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+    }
+
+    #[test]
+    fn supplier_name_from_the_capital_mention() {
+        let d = doc(&[
+            "69100 VILLEURBANNE\nFacture n° 123\nTotal 29,99 €\n\nFree SAS au capital de 3.441.812 Euros − B 421 938 861 RCS Paris",
+        ]);
+        let name = extract(&d, rules()).supplier.name.unwrap();
+        assert_eq!(name.value, "Free");
+        assert_eq!(name.evidence.method, Method::Pattern { rule: "supplier_name.legal_footer".into() });
     }
 
     #[test]
