@@ -443,7 +443,17 @@ mod tests {
     }
 
     fn text(id: (u32, u16), t: Option<&str>) -> PageText {
-        PageText { id, text: t.map(str::to_string), error: t.is_none().then(|| "panic: boom".to_string()) }
+        PageText {
+            id,
+            text: t.map(str::to_string),
+            error: t.is_none().then(|| "panic: boom".to_string()),
+            layout: t.map(|t| format!("laid {t}")),
+        }
+    }
+
+    /// A page's stream text and its layout, as `text` makes them.
+    fn both(t: &str) -> Option<(String, Option<String>)> {
+        Some((t.to_string(), Some(format!("laid {t}"))))
     }
 
     #[test]
@@ -452,7 +462,7 @@ mod tests {
         // pdf-extract saw the pages in another order, missed one and failed on one.
         let mut w = Vec::new();
         let got = align_texts(&plans, vec![text((9, 0), Some("three")), text((4, 0), None)], &mut w);
-        assert_eq!(got, vec![None, None, Some("three".to_string())]);
+        assert_eq!(got, vec![None, None, both("three")]);
         let codes: Vec<(&str, Option<u32>)> = w.iter().map(|w| (w.code.as_str(), w.page)).collect();
         assert_eq!(codes, [("text_layer_page_failed", Some(1)), ("text_layer_page_mismatch", None)]);
         // No id in common but the same count: by position.
@@ -462,13 +472,13 @@ mod tests {
             vec![text((1, 0), Some("a")), text((2, 0), Some("b")), text((3, 0), Some("c"))],
             &mut w,
         );
-        assert_eq!(got, vec![Some("a".into()), Some("b".into()), Some("c".into())]);
+        assert_eq!(got, vec![both("a"), both("b"), both("c")]);
         assert!(w.is_empty());
         // A page object listed twice in the page tree gets its text twice.
         let plans = vec![plan(1, (4, 0)), plan(2, (4, 0))];
         let mut w = Vec::new();
         let got = align_texts(&plans, vec![text((4, 0), Some("x")), text((4, 0), Some("x"))], &mut w);
-        assert_eq!(got, vec![Some("x".into()), Some("x".into())]);
+        assert_eq!(got, vec![both("x"), both("x")]);
     }
 
     #[test]
