@@ -224,6 +224,11 @@ fn xml_and_page_disagreeing_is_a_flag() {
     let mut doc: Document = out[0].document.clone().unwrap();
     let p = &mut doc.pages[0];
     p.text = p.text.replace("Total TTC 20 640,00 €", "Total TTC 21 640,00 €");
+    // The reading-order view of the page shows the same glyphs: it says 21 640,00 too.
+    let layout = p.layout.as_mut().expect("a text-layer page has its layout");
+    assert!(layout.contains("20 640,00"), "{layout}");
+    *layout = layout.replacen("Total TTC   20 640,00 €", "Total TTC   21 640,00 €", 1);
+    assert!(layout.contains("21 640,00"), "{layout}");
     let mut h = MemoryHistory::default();
     let a = analyse(
         &doc,
