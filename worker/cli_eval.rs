@@ -166,7 +166,7 @@ fn invoice2data(engine: &Engine, args: &Args) -> anyhow::Result<Vec<Scores>> {
         score(&mut free, engine, &engine.invoice_rules, &id, p, &truth);
         score(&mut tpl, engine, &with_templates, &id, p, &truth);
         if let Some(d) = read(engine, p)
-            && let Some(m) = liasse::invoice::templates::best_match(&with_templates.templates, &d)
+            && let Some(m) = liasse::invoice::views::template_match(&with_templates.templates, &d)
         {
             eprintln!("{id}: template {}", m.template);
             let e = extract_with(&d, &with_templates, &ExtractOptions { use_einvoice: false });

@@ -1241,8 +1241,10 @@ pub fn extract(doc: &Document, rules: &InvoiceRules) -> ExtractedInvoice {
 }
 
 pub fn extract_with(doc: &Document, rules: &InvoiceRules, opts: &ExtractOptions) -> ExtractedInvoice {
-    let mut text = extract_text(doc, rules);
-    if let Some(m) = super::templates::best_match(&rules.templates, doc) {
+    // The template-free rules on the stream text and on the reading-order layout, combined per
+    // field; a supplier template on the layout when there is one (see `views`).
+    let mut text = super::views::extract_both(doc, rules);
+    if let Some(m) = super::views::template_match(&rules.templates, doc) {
         apply_template(&mut text, m);
     }
     match (&doc.einvoice, opts.use_einvoice) {
@@ -1805,6 +1807,7 @@ pub(crate) mod tests {
                     number: i as u32 + 1,
                     method: PageMethod::TextLayer,
                     text: t.to_string(),
+                    layout: None,
                     ocr: None,
                     words: vec![],
                 })
