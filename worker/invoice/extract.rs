@@ -745,6 +745,8 @@ fn supplier_name_and_address(
             // postcode and town.
             && t.starts_with(|c: char| c.is_alphanumeric())
             && !POSTCODE_TOWN.is_match(t)
+            // Nor a line of figures (a line item, a date).
+            && t.chars().filter(char::is_ascii_digit).count() * 2 < t.chars().filter(|c| c.is_alphabetic()).count()
     });
     // The legal footer ("Name – SAS au capital de…", "Name – Registered in…").
     let footer = lines.iter().find_map(|l| {
@@ -2073,6 +2075,11 @@ pub(crate) mod tests {
         ]);
         let name = extract(&d, rules()).supplier.name.unwrap();
         assert_eq!(name.value, "Free");
+        // Decorations, remarks, figures and dates are not the first line's name.
+        let d = doc(&[
+            "--- Non Food ---\n(Authorized Signatory)\nFebruary 17, 2026\nAcme beeswax 1.00 kg 42.00 $ 42.00\nAzure Interior\nInvoice INV/2023/001",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Azure Interior");
         assert_eq!(name.evidence.method, Method::Pattern { rule: "supplier_name.legal_footer".into() });
     }
 
