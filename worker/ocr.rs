@@ -26,6 +26,12 @@
 //! it identifies a line on its own). Word texts are NFC, without control, format or space
 //! characters, so the page text is already what `document::normalize_text` makes of it.
 //!
+//! Merged columns: when Tesseract's layout analysis misses the gutter between two side-by-side
+//! columns whose lines interleave, it merges their lines into tall, badly read words and the
+//! text of both is lost. A page with such words has the region read again column by column,
+//! cut at its blank gutters (`split_merged_columns`, setting `ocr.split_merged_columns`, on by
+//! default; docs/ocr.md has the measurements).
+//!
 //! Deadline: pages not started when the document's deadline passes are not loaded; a page being
 //! read is stopped by Tesseract's own deadline monitor (`ETEXT_DESC`) and gives `TimedOut`.
 //!
