@@ -520,6 +520,48 @@ fn column_ranges(image: &image::GrayImage, r: Rect, min_gap: u32) -> Vec<(u32, u
     ranges
 }
 
+/// A line of a column lying within this fraction of its height of a line of the next column
+/// (centre to centre) is on the same row as it.
+pub const SAME_ROW: f32 = 0.15;
+
+/// Whether two neighbouring columns of a re-read are rows of one table (label and value, item
+/// and amount) rather than independent columns: at least half the lines of the column with
+/// fewer lines lie on the row of a line of the other ([`SAME_ROW`]). Cutting such rows apart
+/// would separate each label from its value, so the first reading is kept.
+fn rows_aligned(columns: &[Vec<TsvWord>]) -> bool {
+    let lines = |words: &[TsvWord]| -> Vec<(f32, f32)> {
+        let mut spans: Vec<((u32, u32, u32), i64, i64)> = Vec::new();
+        for w in words.iter().filter(|w| !clean_word(&w.text).is_empty()) {
+            let key = (w.block, w.par, w.line);
+            match spans.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, top, bottom)) => {
+                    *top = (*top).min(w.top);
+                    *bottom = (*bottom).max(w.top + w.height);
+                }
+                None => spans.push((key, w.top, w.top + w.height)),
+            }
+        }
+        spans.into_iter().map(|(_, t, b)| ((t + b) as f32 / 2.0, (b - t).max(1) as f32)).collect()
+    };
+    columns.windows(2).any(|pair| {
+        let (a, b) = (lines(&pair[0]), lines(&pair[1]));
+        let (few, many) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+        if few.is_empty() {
+            return false;
+        }
+        let on_a_row = few
+            .iter()
+            .filter(|(centre, height)| many.iter().any(|(c, _)| (c - centre).abs() < SAME_ROW * height))
+            .count();
+        on_a_row * 2 >= few.len()
+    })
+}
+
+/// Characters of the words read with a confidence of 80 or more.
+fn well_read_chars<'a>(rows: impl Iterator<Item = &'a TsvWord>) -> usize {
+    rows.filter(|w| w.conf >= 80.0).map(|w| clean_word(&w.text).chars().count()).sum()
+}
+
 /// Weighted confidence of a reading: the mean word confidence, each word counting its characters.
 fn char_confidence<'a>(rows: impl Iterator<Item = &'a TsvWord>) -> f32 {
     let (mut sum, mut chars) = (0.0f32, 0usize);
@@ -535,7 +577,9 @@ fn char_confidence<'a>(rows: impl Iterator<Item = &'a TsvWord>) -> f32 {
 /// docs/ocr.md): each block marked by [`merged_blocks`], with the blocks that overlap it, is cut
 /// at its blank gutters into columns, each column is read again on its own as one block of text
 /// (`--psm 6` on that rectangle), and the columns' words replace the region's, left column first,
-/// when they are read with a higher confidence. Anything that fails leaves the first reading.
+/// when the columns are not rows of one table ([`rows_aligned`]) and their reading is better: a
+/// higher confidence and at least 10 % (and 1) more well-read characters (confidence 80 or
+/// more). Anything that fails leaves the first reading.
 fn split_merged_columns(
     t: &mut tess::Tess,
     image: &image::GrayImage,
@@ -581,7 +625,7 @@ fn split_merged_columns(
             continue;
         }
         let mut next_block = rows.iter().map(|w| w.block).max().unwrap_or(0);
-        let mut fresh: Vec<TsvWord> = Vec::new();
+        let mut fresh: Vec<Vec<TsvWord>> = Vec::new();
         let mut failed = false;
         for (x0, x1) in columns {
             let budget = match deadline {
@@ -604,10 +648,15 @@ fn split_merged_columns(
                 break;
             };
             next_block += 1;
-            fresh.extend(parse_tsv(&tsv).map(|w| TsvWord { block: next_block, ..w }));
+            fresh.push(parse_tsv(&tsv).map(|w| TsvWord { block: next_block, ..w }).collect());
         }
-        let old = char_confidence(rows.iter().filter(|w| members.contains(&w.block)));
-        if failed || char_confidence(fresh.iter()) <= old {
+        if failed || rows_aligned(&fresh) {
+            continue;
+        }
+        let fresh: Vec<TsvWord> = fresh.into_iter().flatten().collect();
+        let region = || rows.iter().filter(|w| members.contains(&w.block));
+        let (old_good, new_good) = (well_read_chars(region()), well_read_chars(fresh.iter()));
+        if char_confidence(fresh.iter()) <= char_confidence(region()) || new_good * 10 < old_good * 11 + 10 {
             continue;
         }
         let Some(at) = rows.iter().position(|w| members.contains(&w.block)) else { continue };
@@ -1169,6 +1218,20 @@ mod tests {
         // Inside one column there is nothing to cut.
         assert_eq!(column_ranges(&img, Rect { x0: 10, y0: 0, x1: 150, y1: 100 }, 40), [(20, 100)]);
         assert!(column_ranges(&img, Rect { x0: 5, y0: 5, x1: 5, y1: 50 }, 40).is_empty());
+    }
+
+    #[test]
+    fn table_rows_are_not_independent_columns() {
+        let line = |block: u32, line: u32, top: i64| TsvWord { top, ..row(block, line, 20, 90.0, "mot") };
+        // The grey scan's header: 30 px line pitch on the left, 32 on the right.
+        let left: Vec<TsvWord> = (0..5).map(|i| line(1, i, 276 + 30 * i64::from(i))).collect();
+        let right: Vec<TsvWord> = [298, 330, 362, 395].iter().zip(1..).map(|(&t, i)| line(2, i, t)).collect();
+        assert!(!rows_aligned(&[left.clone(), right]));
+        // Labels and their values: the same rows, give or take two pixels.
+        let values: Vec<TsvWord> = (0..4).map(|i| line(2, i, 278 + 30 * i64::from(i))).collect();
+        assert!(rows_aligned(&[left.clone(), values.clone()]));
+        assert!(rows_aligned(&[vec![], left, values]));
+        assert!(!rows_aligned(&[vec![], vec![]]));
     }
 
     fn x_grain(y: u32) -> u32 {
