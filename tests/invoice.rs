@@ -222,6 +222,11 @@ fn xml_and_page_disagreeing_is_a_flag() {
     let mut doc: Document = out[0].document.clone().unwrap();
     let p = &mut doc.pages[0];
     p.text = p.text.replace("Total TTC 20 640,00 €", "Total TTC 21 640,00 €");
+    // The reading-order view of the page shows the same glyphs: it says 21 640,00 too.
+    let layout = p.layout.as_mut().expect("a text-layer page has its layout");
+    assert!(layout.contains("20 640,00"), "{layout}");
+    *layout = layout.replacen("Total TTC   20 640,00 €", "Total TTC   21 640,00 €", 1);
+    assert!(layout.contains("21 640,00"), "{layout}");
     let mut h = MemoryHistory::default();
     let a = analyse(
         &doc,
@@ -386,11 +391,56 @@ fn eval_on_a_small_subset() {
             &engine().invoice_rules,
             &liasse::invoice::ExtractOptions { use_einvoice: false },
         );
-        s.add(path, Some(&e), &truth_facts(&facts_of(path)));
+        let text: String = doc.pages.iter().map(|p| p.text.as_str()).collect();
+        s.add(path, Some(&e), &truth_facts(&facts_of(path)), Some(&text));
     }
     for f in ["number", "issue_date", "gross_total", "currency", "supplier_name", "supplier_vat"] {
         let x = &s.fields[f];
         assert_eq!((x.truth, x.correct), (3, 3), "{f}: {}", s.table());
+        if !["issue_date", "currency"].contains(&f) {
+            assert_eq!(x.printed, 3, "{f}: {}", s.table());
+        }
     }
-    assert!(s.table().contains("| number | 3 | 3 | 3 | 100.0 % | 100.0 % |"));
+    assert!(s.table().contains("| number | 3 | 3 | 3 | 3 | 100.0 % | 100.0 % |"));
+}
+
+/// invoice2data's templates are written for `pdftotext -layout` text: they are applied on the
+/// page's reading-order layout, and what they read is grounded in the page text (stream order).
+#[test]
+fn invoice2data_templates_read_the_layout_and_ground_in_the_page_text() {
+    use liasse::evidence::Method;
+    use liasse::invoice::{ExtractOptions, extract_with};
+    let path = crate::common::corpus("invoice2data/tests/compare/free_fiber.pdf");
+    let bytes = std::fs::read(&path).unwrap();
+    let doc = engine()
+        .intake
+        .read(Input::file(bytes, "free_fiber.pdf", None))
+        .into_iter()
+        .find_map(|i| i.result.ok())
+        .expect("read");
+    assert!(doc.pages[0].layout.is_some());
+    let mut rules = engine().invoice_rules.clone();
+    let yml = crate::common::corpus("invoice2data/templates/fr/fr.free.adsl-fiber.yml");
+    rules.templates.push(
+        liasse::invoice::templates::parse("fr.free.adsl-fiber.yml", &std::fs::read_to_string(yml).unwrap())
+            .unwrap(),
+    );
+    let opts = ExtractOptions { use_einvoice: false };
+    let e = extract_with(&doc, &rules, &opts);
+    for (what, g, value) in [("gross", &e.gross_total, "29.99"), ("net", &e.net_total, "24.99")] {
+        let g = g.as_ref().unwrap_or_else(|| panic!("{what} read"));
+        assert_eq!(g.value.to_string(), value, "{what}");
+        assert!(matches!(g.evidence.method, Method::Template { .. }), "{what}: {:?}", g.evidence.method);
+        // The evidence is a span of the page text (stream order) holding the printed amount.
+        let loc = &g.evidence.locations[0];
+        let printed = &doc.pages[0].text[loc.span.start..loc.span.end];
+        assert_eq!(printed, loc.text);
+        let digits: String = printed.chars().filter(char::is_ascii_digit).collect();
+        assert_eq!(digits, value.replace('.', ""), "{what}: {printed:?}");
+    }
+    // Without the layout, the same template on the stream text does not read these totals.
+    let mut stream_only = doc.clone();
+    stream_only.pages.iter_mut().for_each(|p| p.layout = None);
+    let s = extract_with(&stream_only, &rules, &opts);
+    assert_ne!(s.gross_total.map(|g| g.value.to_string()).as_deref(), Some("29.99"));
 }

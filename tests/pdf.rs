@@ -1028,27 +1028,40 @@ fn text_layout_puts_labels_and_values_on_one_line_in_child_and_in_process() {
     let bytes =
         std::fs::read(corpus("einvoices/zugferd_corpus/ZUGFeRDv1/correct/Konik/acme_invoice-42_ZUGFeRD.pdf"))
             .unwrap();
-    let on = SandboxConfig { text_layout: true, ..SandboxConfig::default() };
+    // On (the default): one pass gives both the stream text and the layout.
+    let on = SandboxConfig::default();
+    assert!(on.text_layout);
     let child = Sandbox::new(&on).extract_text(&bytes, &deadline()).unwrap();
     let inproc = Sandbox::in_process(&on).extract_text(&bytes, &deadline()).unwrap();
     assert_eq!(child, inproc);
-    let text = child[0].text.as_deref().unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    let layout = child[0].layout.as_deref().unwrap();
+    let lines: Vec<&str> = layout.lines().collect();
     // Label and amount on one line, the columns kept apart; the footer after the body.
-    assert!(lines.contains(&"Rechnungsbetrag   1.589,80"), "{text}");
-    assert!(lines.contains(&"Rechnungsdatum: 31.01.2014"), "{text}");
+    assert!(lines.contains(&"Rechnungsbetrag   1.589,80"), "{layout}");
+    assert!(lines.contains(&"Rechnungsdatum: 31.01.2014"), "{layout}");
     let total = lines.iter().position(|l| l.starts_with("Rechnungsbetrag")).unwrap();
     let footer = lines.iter().position(|l| l.starts_with("Telefon:")).unwrap();
     assert!(total < footer);
-    // Off (the default), the text is pdf-extract's stream order, where the footer comes first.
-    let off = Sandbox::new(&SandboxConfig::default()).extract_text(&bytes, &deadline()).unwrap();
-    let off = off[0].text.as_deref().unwrap();
-    assert!(off.find("Telefon:").unwrap() < off.find("Rechnungsbetrag").unwrap());
+    // The text is pdf-extract's stream order, where the footer comes first.
+    let text = child[0].text.as_deref().unwrap();
+    assert!(text.find("Telefon:").unwrap() < text.find("Rechnungsbetrag").unwrap());
+    // Off: the same stream text, no layout.
+    let off = SandboxConfig { text_layout: false, ..SandboxConfig::default() };
+    let off = Sandbox::new(&off).extract_text(&bytes, &deadline()).unwrap();
+    assert_eq!(off[0].text.as_deref(), Some(text));
+    assert_eq!(off[0].layout, None);
 
-    // Through intake: the page is a text-layer page and its text is the normalised layout text.
+    // Through intake: a text-layer page keeps the stream text and the normalised layout.
+    let read_on = read(&intake_with(&Config::default()), &bytes).unwrap();
+    let page = &read_on.pages[0];
+    assert_eq!(page.method, PageMethod::TextLayer);
+    assert_eq!(page.text, liasse::document::normalize_text(text));
+    let laid = page.layout.as_deref().unwrap();
+    assert_eq!(laid, liasse::document::normalize_text(layout));
+    assert!(laid.lines().any(|l| l == "Rechnungsbetrag   1.589,80"));
     let mut config = Config::default();
-    config.sandbox.text_layout = true;
-    let read = read(&intake_with(&config), &bytes).unwrap();
-    assert_eq!(read.pages[0].method, PageMethod::TextLayer);
-    assert!(read.pages[0].text.lines().any(|l| l == "Rechnungsbetrag   1.589,80"));
+    config.sandbox.text_layout = false;
+    let read_off = read(&intake_with(&config), &bytes).unwrap();
+    assert_eq!(read_off.pages[0].text, page.text);
+    assert_eq!(read_off.pages[0].layout, None);
 }

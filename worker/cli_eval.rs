@@ -97,6 +97,11 @@ pub fn run(config: &Config, what: What) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every page's text, for counting the truths printed on the page.
+fn page_text(d: &Document) -> String {
+    d.pages.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n")
+}
+
 /// The first document intake reads from a file.
 fn read(engine: &Engine, path: &Path) -> Option<Document> {
     let bytes = std::fs::read(path).ok()?;
@@ -113,8 +118,8 @@ fn score(
     truth: &BTreeMap<&'static str, Truth>,
 ) {
     let doc = read(engine, path);
-    let e = doc.map(|d| extract_with(&d, rules, &ExtractOptions { use_einvoice: false }));
-    s.add(id, e.as_ref(), truth);
+    let e = doc.as_ref().map(|d| extract_with(d, rules, &ExtractOptions { use_einvoice: false }));
+    s.add(id, e.as_ref(), truth, doc.as_ref().map(page_text).as_deref());
 }
 
 fn invoice2data(engine: &Engine, args: &Args) -> anyhow::Result<Vec<Scores>> {
@@ -161,11 +166,11 @@ fn invoice2data(engine: &Engine, args: &Args) -> anyhow::Result<Vec<Scores>> {
         score(&mut free, engine, &engine.invoice_rules, &id, p, &truth);
         score(&mut tpl, engine, &with_templates, &id, p, &truth);
         if let Some(d) = read(engine, p)
-            && let Some(m) = liasse::invoice::templates::best_match(&with_templates.templates, &d)
+            && let Some(m) = liasse::invoice::views::template_match(&with_templates.templates, &d)
         {
             eprintln!("{id}: template {}", m.template);
             let e = extract_with(&d, &with_templates, &ExtractOptions { use_einvoice: false });
-            tpl_only.add(&id, Some(&e), &truth);
+            tpl_only.add(&id, Some(&e), &truth, Some(&page_text(&d)));
         }
     }
     Ok(vec![free, tpl, tpl_only])

@@ -220,6 +220,7 @@ fn bench(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
                 number: doc.pages.len() as u32 + 1,
                 method: liasse::document::PageMethod::TextLayer,
                 text: liasse::document::normalize_text(&t[start..end]),
+                layout: None,
                 ocr: None,
                 words: vec![],
             });

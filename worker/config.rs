@@ -126,15 +126,16 @@ pub struct SandboxConfig {
     pub text_timeout_secs: u64,
     /// Address-space limit of the sandbox process, in MiB.
     pub memory_limit_mb: u64,
-    /// Rebuild the text layer's lines from glyph positions in reading order
-    /// (`intake::pdf::layout`) instead of pdf-extract's stream order. Off by default: measured
-    /// worse on the Factur-X corpus with the current extraction rules (docs/layout.md).
+    /// Also rebuild the text layer's lines from glyph positions in reading order
+    /// (`intake::pdf::layout`), in the same pdf-extract pass, into `Page.layout`; the page text
+    /// stays pdf-extract's stream order. On by default; off leaves `Page.layout` empty (the
+    /// invoice stage then reads the stream text only). See docs/layout.md.
     pub text_layout: bool,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { helper: None, text_timeout_secs: 60, memory_limit_mb: 4096, text_layout: false }
+        SandboxConfig { helper: None, text_timeout_secs: 60, memory_limit_mb: 4096, text_layout: true }
     }
 }
 

@@ -158,7 +158,15 @@ pub struct Page {
     /// 1-based page number.
     pub number: u32,
     pub method: PageMethod,
+    /// The page text: for a text-layer page, pdf-extract's stream order (every evidence span
+    /// indexes this text).
     pub text: String,
+    /// A text-layer page's text laid out in reading order from the glyph positions
+    /// (`intake::pdf::layout`, like `pdftotext -layout`), normalised like `text`. Spans never
+    /// index it: a value read from it is grounded in `text` (`invoice::views`). `None` for OCR
+    /// pages and when `sandbox.text_layout` is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr: Option<OcrInfo>,
     /// Words with boxes; filled when the page was read by OCR.

@@ -44,6 +44,7 @@ pub fn text_document(name: &str, text: &str) -> Document {
             number: 1,
             method: PageMethod::TextLayer,
             text: crate::document::normalize_text(text),
+            layout: None,
             ocr: None,
             words: vec![],
         }],

@@ -719,6 +719,7 @@ mod tests {
                     number: i as u32 + 1,
                     method: PageMethod::TextLayer,
                     text: crate::document::normalize_text(t),
+                    layout: None,
                     ocr: None,
                     words: vec![],
                 })

@@ -124,7 +124,14 @@ fn assemble(
                     ));
                 }
                 let method = if p.text.is_empty() { PageMethod::None } else { PageMethod::Ocr };
-                pages.push(Page { number, method, text: p.text, ocr: Some(p.info), words: p.words });
+                pages.push(Page {
+                    number,
+                    method,
+                    text: p.text,
+                    layout: None,
+                    ocr: Some(p.info),
+                    words: p.words,
+                });
             }
             Err(OcrError::Engine(m)) => {
                 return Err(IntakeError::Internal(format!("page {number}: OCR engine: {m}")));
@@ -161,7 +168,7 @@ fn assemble(
 }
 
 fn empty_page(number: u32) -> Page {
-    Page { number, method: PageMethod::None, text: String::new(), ocr: None, words: Vec::new() }
+    Page { number, method: PageMethod::None, text: String::new(), layout: None, ocr: None, words: Vec::new() }
 }
 
 fn credible(dpi: Option<u32>, default_dpi: u32) -> u32 {

@@ -33,7 +33,7 @@ const EXIT_OK: i32 = 0;
 const EXIT_IO: i32 = 2;
 const EXIT_UNREADABLE: i32 = 3;
 const EXIT_PANIC: i32 = 4;
-/// Argument of the child: lay the text out from glyph positions (`SandboxConfig::text_layout`).
+/// Argument of the child: also lay the text out from glyph positions (`SandboxConfig::text_layout`).
 const LAYOUT_ARG: &str = "--layout";
 
 /// The text of one page as pdf-extract gave it, keyed by the page's object id so that the parent
@@ -47,6 +47,10 @@ pub struct PageText {
     /// Why the page failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The same glyphs laid out in reading order (`pdf::layout`), raw; read in the same pass as
+    /// `text` when the layout is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -357,10 +361,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// The text of every page, with pdf-extract. A page whose extraction fails or panics is kept
 /// with `text: None`; an error means the file could not be opened at all. May panic (the caller
-/// contains it). With `layout`, the lines are rebuilt from the glyph positions in reading order
-/// (`pdf::layout`); without, the text is pdf-extract's `PlainTextOutput` (stream order).
+/// contains it). `text` is pdf-extract's `PlainTextOutput` (stream order); with `layout`, the same
+/// pass also rebuilds the lines from the glyph positions in reading order (`pdf::layout`, a
+/// [`Tee`](super::pdf::layout::Tee) of both outputs) into `layout`.
 pub fn extract_pages(pdf: &[u8], layout: bool) -> Result<Vec<PageText>, String> {
-    use super::pdf::layout::LayoutOutput;
+    use super::pdf::layout::{LayoutOutput, Tee};
     use pdf_extract::{Document, PlainTextOutput, output_doc_page};
     let mut doc = Document::load_mem(pdf).map_err(|e| format!("pdf-extract cannot read the PDF: {e}"))?;
     if doc.is_encrypted() {
@@ -370,25 +375,26 @@ pub fn extract_pages(pdf: &[u8], layout: bool) -> Result<Vec<PageText>, String> 
     let mut out = Vec::with_capacity(pages.len());
     for (number, id) in pages {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if layout {
-                // Glyphs with their positions, laid out in reading order (see `pdf::layout`).
-                let mut output = LayoutOutput::new();
-                output_doc_page(&doc, &mut output, number).map_err(|e| e.to_string())?;
-                return Ok::<String, String>(output.take_text());
-            }
             let mut s = String::new();
+            if layout {
+                let mut tee = Tee::new(PlainTextOutput::new(&mut s), LayoutOutput::new());
+                output_doc_page(&doc, &mut tee, number).map_err(|e| e.to_string())?;
+                let laid = tee.second.take_text();
+                drop(tee);
+                return Ok::<(String, Option<String>), String>((s, Some(laid)));
+            }
             {
                 let mut output = PlainTextOutput::new(&mut s);
                 output_doc_page(&doc, &mut output, number).map_err(|e| e.to_string())?;
             }
-            Ok::<String, String>(s)
+            Ok((s, None))
         }));
-        let (text, error) = match r {
-            Ok(Ok(s)) => (Some(s), None),
-            Ok(Err(e)) => (None, Some(e)),
-            Err(p) => (None, Some(format!("panic: {}", panic_message(&*p)))),
+        let (text, layout, error) = match r {
+            Ok(Ok((s, l))) => (Some(s), l, None),
+            Ok(Err(e)) => (None, None, Some(e)),
+            Err(p) => (None, None, Some(format!("panic: {}", panic_message(&*p)))),
         };
-        out.push(PageText { id, text, error });
+        out.push(PageText { id, text, error, layout });
     }
     Ok(out)
 }

@@ -94,10 +94,40 @@ impl std::fmt::Display for Truth {
     }
 }
 
-fn correct(g: &Got, t: &Truth) -> bool {
+/// A trailing legal form ("Au bon moulin SARL", "Lieferant GmbH"): party names are compared
+/// without it, since the page prints it and the ground truth often leaves it out (or the reverse).
+static LEGAL_FORM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)[\s,]+(?:sarl|sasu|sas|sa|eurl|snc|gmbh|ag|kg|ohg|ltd\.?|limited|inc\.?|llc|plc|b\.\s?v\.?|bv|n\.\s?v\.?|nv|s\.\s?a\.?|srl|spa|a\.\s?g\.)\s*$",
+    )
+    .expect("legal form regex")
+});
+
+/// A party name as compared: without a trailing legal form, then as `norm`.
+fn norm_name(s: &str) -> String {
+    norm(&LEGAL_FORM.replace(s.trim(), ""))
+}
+
+/// Is the truth printed in `page` (already `norm`ed)? Amounts in their spellings with two
+/// decimals ("1589.80", "1.589,80", "1 589,80" all norm to "158980"; "119" also as "119").
+fn printed(t: &Truth, page: &str) -> bool {
+    let found = |s: &str| !s.is_empty() && page.contains(&norm(s));
+    match t {
+        Truth::Text(t) => found(t),
+        Truth::AnyOf(ts) => ts.iter().any(|t| found(t)),
+        Truth::Amount(a) => {
+            let a = a.abs();
+            found(&format!("{:.2}", a)) || (a.fract().is_zero() && found(&a.trunc().to_string()))
+        }
+        Truth::Date(_) => false,
+    }
+}
+
+fn correct(field: &str, g: &Got, t: &Truth) -> bool {
+    let n = if field.ends_with("_name") { norm_name } else { norm };
     match (g, t) {
-        (Got::Text(g), Truth::Text(t)) => norm(g) == norm(t),
-        (Got::Text(g), Truth::AnyOf(ts)) => ts.iter().any(|t| norm(g) == norm(t)),
+        (Got::Text(g), Truth::Text(t)) => n(g) == n(t),
+        (Got::Text(g), Truth::AnyOf(ts)) => ts.iter().any(|t| n(g) == n(t)),
         (Got::Amount(g), Truth::Amount(t)) => g.abs() == t.abs(),
         (Got::Date(g), Truth::Date(t)) => g == t,
         _ => false,
@@ -113,6 +143,10 @@ pub struct FieldScore {
     pub emitted: usize,
     /// Of those, documents where it was right.
     pub correct: usize,
+    /// Documents whose true value is printed on the visible pages (a text found in the page text,
+    /// an amount in one of its usual spellings; approximate: a substring of the page's letters and
+    /// digits). Not shown for dates and currencies (many spellings, symbols).
+    pub printed: usize,
 }
 
 impl FieldScore {
@@ -147,18 +181,29 @@ impl Scores {
     }
 
     /// Score one document (`None`: no invoice was read from it).
-    pub fn add(&mut self, id: &str, e: Option<&ExtractedInvoice>, truth: &BTreeMap<&'static str, Truth>) {
+    /// `page_text`: the document's visible text, to count the truths printed on it.
+    pub fn add(
+        &mut self,
+        id: &str,
+        e: Option<&ExtractedInvoice>,
+        truth: &BTreeMap<&'static str, Truth>,
+        page_text: Option<&str>,
+    ) {
         self.documents += 1;
+        let page = page_text.map(norm).unwrap_or_default();
         let mut misses = Vec::new();
         let mut details = Vec::new();
         for f in FIELDS {
             let Some(t) = truth.get(f) else { continue };
             let s = self.fields.entry(f.to_string()).or_default();
             s.truth += 1;
+            if printed(t, &page) {
+                s.printed += 1;
+            }
             match e.and_then(|e| got_with_method(e, f)) {
                 Some((g, how)) => {
                     s.emitted += 1;
-                    if correct(&g, t) {
+                    if correct(f, &g, t) {
                         s.correct += 1;
                     } else {
                         misses.push(f.to_string());
@@ -177,13 +222,19 @@ impl Scores {
     /// A Markdown table: field, documents with truth, precision, recall = exact match.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "### {} ({} documents)\n\n| field | with truth | emitted | correct | precision | recall (exact match) |\n|---|---:|---:|---:|---:|---:|\n",
+            "### {} ({} documents)\n\n| field | with truth | truth printed | emitted | correct | precision | recall (exact match) |\n|---|---:|---:|---:|---:|---:|---:|\n",
             self.corpus, self.documents
         );
         for f in FIELDS {
             if let Some(x) = self.fields.get(f) {
+                // Dates have too many spellings, a currency is often printed as its symbol: not counted.
+                let printed = if f.ends_with("date") || f == "currency" {
+                    "—".to_string()
+                } else {
+                    x.printed.to_string()
+                };
                 s.push_str(&format!(
-                    "| {f} | {} | {} | {} | {:.1} % | {:.1} % |\n",
+                    "| {f} | {} | {printed} | {} | {} | {:.1} % | {:.1} % |\n",
                     x.truth,
                     x.emitted,
                     x.correct,
@@ -341,6 +392,20 @@ mod tests {
     use crate::invoice::extract::tests::{doc, rules};
 
     #[test]
+    fn party_names_compare_without_a_trailing_legal_form() {
+        let t = |s: &str| Truth::Text(s.into());
+        let g = |s: &str| Got::Text(s.into());
+        assert!(correct("supplier_name", &g("Au bon moulin SARL"), &t("Au bon moulin")));
+        assert!(correct("supplier_name", &g("Lieferant GmbH"), &t("LIEFERANT")));
+        assert!(correct("customer_name", &g("Kunden AG"), &t("Kunden")));
+        assert!(!correct("supplier_name", &g("Au bon moulin SARL"), &t("Au bon pain")));
+        // Only names: an identifier keeps every character.
+        assert!(!correct("number", &g("F-1 SA"), &t("F-1")));
+        // A legal form inside the name stays.
+        assert!(!correct("supplier_name", &g("SA Holding"), &t("Holding")));
+    }
+
+    #[test]
     fn scores_count_precision_and_recall() {
         let d = doc(&["Acme\nFacture n° : F-1\nDate : 20/11/2026\nTotal TTC 12,00 €"]);
         let e = extract(&d, rules());
@@ -348,12 +413,14 @@ mod tests {
             "invoice_number": "F-1", "date": "2026-11-20", "amount": 12.5, "issuer": "Acme", "vat": "FR1"
         }));
         let mut s = Scores::new("t");
-        s.add("a", Some(&e), &truth);
+        s.add("a", Some(&e), &truth, Some(&d.pages[0].text));
         let f = |k: &str| s.fields[k].clone();
         assert_eq!((f("number").truth, f("number").correct), (1, 1));
         assert_eq!((f("gross_total").emitted, f("gross_total").correct), (1, 0));
         assert_eq!(f("supplier_vat").emitted, 0);
         assert_eq!(f("supplier_name").correct, 1);
-        assert!(s.table().contains("| number | 1 | 1 | 1 | 100.0 % | 100.0 % |"));
+        assert!(s.table().contains("| number | 1 | 1 | 1 | 1 | 100.0 % | 100.0 % |"), "{}", s.table());
+        assert_eq!(f("gross_total").printed, 0);
+        assert!(s.table().contains("| issue_date | 1 | — |"));
     }
 }

@@ -137,7 +137,11 @@ fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
         ValueKind::Id => {
             let m = ID_TOKEN.find(r)?;
             let t = m.as_str();
-            if !t.bytes().any(|b| b.is_ascii_digit()) || parse_date(t, false).is_some() {
+            // Not a date, nor the day opening one ("Beitragsrechnung 24. Januar 2014").
+            if !t.bytes().any(|b| b.is_ascii_digit())
+                || parse_date(t, false).is_some()
+                || parse_date(r, false).is_some()
+            {
                 return None;
             }
             (Value::Text(t.to_string()), m.end())
@@ -260,13 +264,20 @@ fn value_after(
         _ => ends_line,
     };
     if !ok {
+        if kind == ValueKind::Amount && TABLE_GAP.is_match(l.text) {
+            return value_in_column(lines, i, label_start, from);
+        }
         return None;
     }
     let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
     if next.page != l.page {
         return None;
     }
-    let (v, len, skip) = read_value(kind, next.text)?;
+    // A date may open its line with its preposition ("Rechnung Nr. 4711" / "vom 05.03.2018").
+    let lead =
+        if kind == ValueKind::Date { DATE_PREPOSITION.find(next.text).map_or(0, |m| m.end()) } else { 0 };
+    let (v, len, skip) = read_value(kind, &next.text[lead..])?;
+    let skip = skip + lead;
     if kind == ValueKind::Text {
         return Some((v, next.page, next.start + skip, next.start + skip + len));
     }
@@ -278,6 +289,61 @@ fn value_after(
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
+}
+
+/// Two or more spaces between words: a line laid out in columns (a table header).
+static TABLE_GAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S {2,}\S").expect("gap regex"));
+
+/// An amount under its column header, in a table printed in fixed columns ("Nettobetrag    MwSt-Betrag
+/// …  Endbetrag" above one row per rate, then the totals row): the amount of the table's last row
+/// standing in the header's columns (character positions overlap). The table ends at two blank
+/// lines in a row, at a line without an amount in the column, or after eight lines.
+fn value_in_column(
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+    label_end: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
+    let col = |t: &str, at: usize| t[..at].chars().count();
+    let (cs, ce) = (col(l.text, label_start), col(l.text, label_end));
+    let mut found = None;
+    let mut blanks = 0;
+    for n in lines[i + 1..].iter().take(8) {
+        if n.page != l.page {
+            break;
+        }
+        if n.text.trim().is_empty() {
+            blanks += 1;
+            if blanks >= 2 {
+                break;
+            }
+            continue;
+        }
+        blanks = 0;
+        // Whitespace-separated tokens overlapping the header's columns.
+        let mut hits = n.text.split_whitespace().filter_map(|tok| {
+            let at = tok.as_ptr() as usize - n.text.as_ptr() as usize;
+            let (ts, te) = (col(n.text, at), col(n.text, at) + tok.chars().count());
+            (ts < ce && cs < te).then_some((at, tok))
+        });
+        let hit = hits.next().filter(|_| hits.next().is_none()).and_then(|(at, tok)| {
+            let a = parse_amount(tok, DecimalHint::Auto).filter(|a| a.len == tok.len())?;
+            Some((Value::Amount(a.value, a.currency), at))
+        });
+        match hit {
+            Some((v, at)) => {
+                found = Some((
+                    v,
+                    n.page,
+                    n.start + at,
+                    n.start + at + n.text[at..].split_whitespace().next()?.len(),
+                ))
+            }
+            None => break,
+        }
+    }
+    found
 }
 
 /// A value printed before its label, the label ending the line ("993548900Factuurnummer:"): the
@@ -364,7 +430,15 @@ fn as_amount(
 
 /// The customer block: line indexes `[start, end)`.
 fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, usize)> {
-    let start = lines.iter().position(|l| rules.customer_labels.is_match(l.text))?;
+    // A label followed by an identifier ("Customer: 2", "Client n° 4711", "Kundennummer") is the
+    // customer's number, not the start of the block.
+    let starts_block = |t: &str| {
+        rules.customer_labels.find(t).is_some_and(|m| {
+            let rest = t[m.end()..].trim_start_matches([' ', ':', '-', '.']);
+            !(rest.starts_with(|c: char| c.is_ascii_digit()) || CUSTOMER_ID.is_match(rest))
+        })
+    };
+    let start = lines.iter().position(|l| starts_block(l.text))?;
     let mut seen = 0;
     let mut end = start + 1;
     while end < lines.len() && lines[end].page == lines[start].page {
@@ -380,10 +454,29 @@ fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, us
     Some((start, end))
 }
 
+static DATE_PREPOSITION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(?:vom|von|du|le|of|dated|on)\s+").expect("preposition regex"));
+static OTHER_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:\s*/\s*\p{L}[\p{L}-]*)+\s*:?\s*").expect("other label regex"));
+static CUSTOMER_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:kunden-?(?:nummer|nr\.?)|customer\s*(?:no\.?|number|id)\b|client\s*(?:n\s*[°º]|no\.?|number)|n\s*[°º]\s*client|num[ée]ro\s*(?:de\s*)?client|(?:globale\s*)?nummer\b|gln\b|debitor|klantnummer)")
+        .expect("customer ref regex")
+});
+static CUSTOMER_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:no\b|nr\b|n\s*[°º]|num(?:ber|[ée]ro)|id\b|code\b|ref|nummer|#)")
+        .expect("customer id regex")
+});
 static LEGAL_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(.{2,80}?)\s+[–—-]\s+(?:(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|GIE|Ltd|Limited|GmbH|AG|BV|NV|SRL|SpA)\b|Registered\b|RCS\b|SIRE[NT]\b|Soci[ée]t[ée]\b)")
         .expect("footer regex")
 });
+/// The French legal mention without a dash: "Free SAS au capital de 3.441.812 Euros − …".
+static LEGAL_CAPITAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(\p{L}.{1,59}?),?\s+(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|SCA)\s+(?i:au|à)\s+(?i:capital)\b")
+        .expect("capital regex")
+});
+static POSTCODE_TOWN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[A-Z]{1,2}[- ]?)?\d{4,5}\s+\p{Lu}").expect("postcode regex"));
 static CONTACT_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)^\s*(?:t[ée]l\.?|tel|phone|fax|e-?mail|www\.|siret|siren|n\s*°|vat|tva|rcs|iban|bic)\b|@",
@@ -399,6 +492,17 @@ fn has_letters(s: &str, n: usize) -> bool {
 
 /// A multi-line text (address lines) as one value grounded on every line.
 fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) -> Option<Grounded<String>> {
+    join_lines_with(doc, lines, ", ", rule, confidence)
+}
+
+/// As `join_lines`, the parts joined with `sep`.
+fn join_lines_with(
+    doc: &Document,
+    lines: &[&TextLine],
+    sep: &str,
+    rule: &str,
+    confidence: f32,
+) -> Option<Grounded<String>> {
     let mut locs = Vec::new();
     let mut parts = Vec::new();
     let mut conf = confidence;
@@ -421,7 +525,7 @@ fn join_lines(doc: &Document, lines: &[&TextLine], rule: &str, confidence: f32) 
         return None;
     }
     Some(Grounded {
-        value: parts.join(", "),
+        value: parts.join(sep),
         evidence: Evidence {
             locations: locs,
             method: Method::Layout { rule: rule.into() },
@@ -555,6 +659,55 @@ fn supplier_with_legal_form(
     })
 }
 
+/// A name printed on two lines ("MVM Musterhafter" / "Versicherungsverein Musterstadt a.G."): the
+/// name read on line `i` and the line directly below (or above) it, when exactly one of the two
+/// ends with a legal form, the lower one does, both look like names without digits, and no blank
+/// line separates them (above: the upper one opens its block). (the name, the index of its last line)
+fn two_line_name(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    i: usize,
+    read: &Grounded<String>,
+) -> Option<(Grounded<String>, usize)> {
+    let forms = rules.legal_form_end.as_ref()?;
+    // Only a name that is its whole line.
+    if read.value.trim() != lines[i].text.trim() {
+        return None;
+    }
+    let plain = |t: &str| name_like(rules, t) && !t.chars().any(|c| c.is_ascii_digit()) && t.len() <= 60;
+    let method = match &read.evidence.method {
+        Method::Layout { rule } | Method::Pattern { rule } => rule.clone(),
+        _ => return None,
+    };
+    let conf = read.evidence.confidence;
+    let here = lines[i].text.trim();
+    let blank = |j: usize| lines.get(j).is_none_or(|l| l.text.trim().is_empty());
+    let (upper, lower) = if !forms.is_match(here) {
+        (i, i + 1)
+    } else {
+        let up = i.checked_sub(1)?;
+        if up > 0 && !blank(up - 1) {
+            return None;
+        }
+        (up, i)
+    };
+    let (u, d) = (lines.get(upper)?, lines.get(lower)?);
+    if u.page != d.page || forms.is_match(u.text.trim()) || !forms.is_match(d.text.trim()) {
+        return None;
+    }
+    let titled = |t: &str| rules.invoice_titles.is_match(t) || rules.credit_note_titles.is_match(t);
+    if !plain(u.text.trim())
+        || !plain(d.text.trim())
+        || rules.customer_labels.is_match(u.text)
+        || titled(u.text)
+    {
+        return None;
+    }
+    let g = join_lines_with(doc, &[u, d], " ", &format!("{method}.two_lines"), conf)?;
+    Some((g, lower))
+}
+
 /// Does a line carry an invoice number or date label (a header line, not a name)?
 fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     [FieldName::Number, FieldName::IssueDate].iter().any(|&f| {
@@ -588,10 +741,14 @@ fn supplier_name_and_address(
             && !t.contains(':')
             && !CONTACT_LINE.is_match(t)
             && !PAGE_LINE.is_match(t)
+            // Not a decoration or remark ("--- Non Food ---", "(Authorized Signatory)"), nor a
+            // postcode and town.
+            && t.starts_with(|c: char| c.is_alphanumeric())
+            && !POSTCODE_TOWN.is_match(t)
     });
     // The legal footer ("Name – SAS au capital de…", "Name – Registered in…").
     let footer = lines.iter().find_map(|l| {
-        let c = LEGAL_FOOTER.captures(l.text)?;
+        let c = LEGAL_FOOTER.captures(l.text).or_else(|| LEGAL_CAPITAL.captures(l.text))?;
         let m = c.get(1)?;
         let name = m.as_str().trim();
         (has_letters(name, 2) && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(name)))
@@ -638,6 +795,13 @@ fn supplier_name_and_address(
         Some((g, i)) => (Some(g), Some((i, &lines[i]))),
         None => (name, first),
     };
+    let (name, first) = match (name, first) {
+        (Some(g), Some((i, l))) => match two_line_name(doc, rules, lines, i, &g) {
+            Some((g, last)) => (Some(g), Some((last, &lines[last]))),
+            None => (Some(g), Some((i, l))),
+        },
+        other => other,
+    };
     // The address: the lines under the header name, up to the contact lines.
     let address = first.and_then(|(i, _)| {
         let mut picked = Vec::new();
@@ -672,9 +836,11 @@ fn customer_name_and_address(
     let label_line = &lines[s];
     let label_end = rules.customer_labels.find(label_line.text).map(|m| m.end()).unwrap_or(0);
     let rest = label_line.text[label_end..].trim_start_matches([' ', ':']);
+    // "Rechnungsempfänger/Leistungsempfänger:": the other label of the pair is not the name.
+    let rest = OTHER_LABEL.find(rest).map_or(rest, |m| &rest[m.end()..]);
     let mut name = None;
     let mut body: Vec<&TextLine> = Vec::new();
-    if has_letters(rest, 2) {
+    if has_letters(rest, 2) && !CUSTOMER_REF.is_match(rest) {
         let at = label_line.start + (label_line.text.len() - rest.len());
         let rest_t = rest.trim_end();
         name = grounded(
@@ -695,6 +861,29 @@ fn customer_name_and_address(
             continue;
         }
         if name.is_none() {
+            // "Name: Kunden AG Mitte" inside the block.
+            if let Some(m) = rules.name_labels.as_ref().and_then(|r| r.find(l.text)) {
+                let v = l.text[m.end()..].trim_end();
+                if has_letters(v, 2) {
+                    name = grounded(
+                        v.to_string(),
+                        evidence(
+                            doc,
+                            l.page,
+                            l.start + m.end(),
+                            l.start + m.end() + v.len(),
+                            Method::Layout { rule: "customer_name.name_label".into() },
+                            0.9,
+                        ),
+                    );
+                }
+                continue;
+            }
+            // The customer's number or location code is not its name ("GLN 4304171000002"), nor
+            // another labelled line ("Nummer: GE2020211").
+            if CUSTOMER_REF.is_match(t) || t.contains(':') || !name_like(rules, t) {
+                continue;
+            }
             let lead = l.text.len() - l.text.trim_start().len();
             name = grounded(
                 t.to_string(),
@@ -896,6 +1085,14 @@ static VAT_ROW_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 
 /// VAT breakdown rows: "20 % 8 602,64 € 1 720,53 €" (rate, base, VAT) or "TVA 20 % 1 720,53 €"
 /// (rate, VAT).
+/// Whether `tax` can be the tax of `base` at `rate` %: not more than twice it (plus five cents).
+/// A wrong tax stays a breakdown row (the per-rate check flags it); a line item's "rate, price,
+/// amount" ("7% 160,00 € 160,00 €") does not.
+fn tax_fits(rate: Decimal, base: Decimal, tax: Decimal) -> bool {
+    let expected = (base * rate / Decimal::from(100)).abs();
+    tax.abs() <= expected * Decimal::from(2) + Decimal::new(5, 2)
+}
+
 fn vat_breakdown(doc: &Document, lines: &[TextLine]) -> Vec<VatLine> {
     let mut out: Vec<VatLine> = Vec::new();
     for l in lines {
@@ -939,6 +1136,7 @@ fn vat_breakdown(doc: &Document, lines: &[TextLine]) -> Vec<VatLine> {
         );
         let Some(rate_g) = rate_g else { continue };
         let (base, amount) = match amounts.as_slice() {
+            [b, t] if !tax_fits(rate, b.0, t.0) => continue,
             [b, t] => (g(*b, "vat_breakdown.base"), g(*t, "vat_breakdown.amount")),
             [t] if p > 0 => (None, g(*t, "vat_breakdown.amount")),
             _ => continue,
@@ -1043,8 +1241,10 @@ pub fn extract(doc: &Document, rules: &InvoiceRules) -> ExtractedInvoice {
 }
 
 pub fn extract_with(doc: &Document, rules: &InvoiceRules, opts: &ExtractOptions) -> ExtractedInvoice {
-    let mut text = extract_text(doc, rules);
-    if let Some(m) = super::templates::best_match(&rules.templates, doc) {
+    // The template-free rules on the stream text and on the reading-order layout, combined per
+    // field; a supplier template on the layout when there is one (see `views`).
+    let mut text = super::views::extract_both(doc, rules);
+    if let Some(m) = super::views::template_match(&rules.templates, doc) {
         apply_template(&mut text, m);
     }
     match (&doc.einvoice, opts.use_einvoice) {
@@ -1607,6 +1807,7 @@ pub(crate) mod tests {
                     number: i as u32 + 1,
                     method: PageMethod::TextLayer,
                     text: t.to_string(),
+                    layout: None,
                     ocr: None,
                     words: vec![],
                 })
@@ -1744,6 +1945,135 @@ pub(crate) mod tests {
         // A number glued to the next label is not read under a label.
         let d = doc(&["Factuurnummer:\n6669263Klantnummer:"]);
         assert!(extract(&d, rules()).number.is_none());
+    }
+
+    #[test]
+    fn customer_number_is_not_the_customer_block() {
+        // "Customer:2" is the customer's number: the invoice number below is a header field.
+        let d = doc(&[
+            "2019-06-10\n\nCustomer:2\n\nYour order AB321\nInvoice # RE-20190610/507 issued at 2019-06-10\nVAT-ID: DE136695976",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.as_ref().unwrap().value, "RE-20190610/507");
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2019-06-10");
+        assert_eq!(inv.supplier.vat_id.as_ref().unwrap().value, "DE136695976");
+        // A header label ends the customer block ("Käufer" then "Beleg-Nr").
+        let d =
+            doc(&["Käufer\nMUSTER-KUNDE GMBH\nKUNDENWEG 88\n40235 DUESSELDORF\nBeleg-Nr : R87654321012345"]);
+        assert_eq!(extract(&d, rules()).number.unwrap().value, "R87654321012345");
+    }
+
+    #[test]
+    fn title_number_then_date_on_the_next_line() {
+        let d = doc(&["Gutschrift (Selbst ausgestellte Rechnung) Nr. 471102\nvom 05.03.2018"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.issue_date.as_ref().unwrap().value.to_string(), "2018-03-05");
+        let d = doc(&["Invoice 103767\n\nFebruary 17, 2026\nPage 1 / 1"]);
+        assert_eq!(extract(&d, rules()).issue_date.unwrap().value.to_string(), "2026-02-17");
+        let d = doc(&["Rechnungskorrektur Nr.  RK21012345 vom  16.09.2018"]);
+        assert_eq!(extract(&d, rules()).issue_date.unwrap().value.to_string(), "2018-09-16");
+    }
+
+    #[test]
+    fn line_item_with_a_rate_is_not_a_vat_breakdown_row() {
+        let d = doc(&[
+            "Rechnung Nr. 1\n 7% 160,00 € 160,00 €\n19% 0,79 € 316,00 €\nUSt. Satz Nettopreis Ust.-Betrag\n7% 160,00 € 11,20 €\n19% 336,00 € 63,84 €\nNettobetrag: 496,00 €\nUSt. Gesamt: 75,04 €\nGesamtbetrag: 571,04 €",
+        ]);
+        let inv = extract(&d, rules());
+        let rows: Vec<_> = inv
+            .vat_breakdown
+            .iter()
+            .map(|v| (v.rate.value.to_string(), v.amount.as_ref().unwrap().value.to_string()))
+            .collect();
+        assert_eq!(rows, [("7".to_string(), "11.20".to_string()), ("19".to_string(), "63.84".to_string())]);
+        assert_eq!(inv.vat_total.unwrap().value.to_string(), "75.04");
+    }
+
+    #[test]
+    fn totals_under_their_column_headers() {
+        let d = doc(&[concat!(
+            "Rechnung Nr. 1\n",
+            "   Warenwert  Zu-/Abschlag  Skonto sofort    Nettobetrag    MwSt-Betrag  MwSt-%     Endbetrag\n",
+            "       -5,00       0,15                          -4,85          -0,92   19,0           -5,77\n",
+            "       -2,90       0,08                          -2,82          -0,20    7,0           -3,02\n",
+            "\n",
+            "       -7,90       0,23                          -7,67          -1,12    EUR           -8,79\n",
+            "\n",
+            "  MUSTERLIEFERANT GMBH       USt-IdNr: DE123456789",
+        )]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.net_total.as_ref().unwrap().value.to_string(), "-7.67");
+        assert_eq!(inv.vat_total.as_ref().unwrap().value.to_string(), "-1.12");
+        let gross = inv.gross_total.unwrap();
+        assert_eq!(gross.value.to_string(), "-8.79");
+        assert_eq!(gross.evidence.locations[0].text, "-8,79");
+        // A header in one-space text is not a table: nothing is read under it.
+        let d = doc(&["Menge Produkt USt. Preis Gesamtbetrag\n1,00 Gestaltung 7% 160,00 € 160,00 €"]);
+        assert!(extract(&d, rules()).gross_total.is_none());
+    }
+
+    #[test]
+    fn supplier_name_on_two_lines() {
+        let d = doc(&[
+            "\n\nMVM Musterhafter\nVersicherungsverein Musterstadt a.G.\n\nHerrn\nMax Mustermann\nMusterstr. 11\n12346 Bad Musterhausen\n\nBeitragsrechnung Nr. 1 24. Januar 2014",
+        ]);
+        let name = extract(&d, rules()).supplier.name.unwrap();
+        assert_eq!(name.value, "MVM Musterhafter Versicherungsverein Musterstadt a.G.");
+        assert_eq!(name.evidence.locations.len(), 2);
+        let d = doc(&[
+            "Verkäufer:\nMVM Musterhafter\nVersicherungsverein Musterstadt a.G.\nMusterstr. 12\n\nRechnung Nr. 1",
+        ]);
+        assert_eq!(
+            extract(&d, rules()).supplier.name.unwrap().value,
+            "MVM Musterhafter Versicherungsverein Musterstadt a.G."
+        );
+        // A name with its legal form under a title or an address line stays one line.
+        let d = doc(&["FACTURE\nAu bon moulin SARL\n12 rue du Moulin\n\nFacture n° : F-1"]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Au bon moulin SARL");
+    }
+
+    #[test]
+    fn vat_id_after_intra_communautaire_in_two_words() {
+        let d = doc(&[
+            "Facture n° F-1\nFree SAS au capital de 3.441.812 Euros − N° de TVA intra communautaire: FR 604 219 388 61",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "FR60421938861");
+    }
+
+    #[test]
+    fn the_day_of_a_date_is_not_an_invoice_number() {
+        let d = doc(&["Beitragsrechnung  24. Januar 2014\nAllgemeine Haftpflichtversicherung"]);
+        let inv = extract(&d, rules());
+        assert!(inv.number.is_none(), "{:?}", inv.number);
+        assert_eq!(inv.issue_date.unwrap().value.to_string(), "2014-01-24");
+    }
+
+    #[test]
+    fn customer_name_past_its_number_and_the_other_label() {
+        let d = doc(&[
+            "Rechnung Nr. 1\nRechnungsempfänger/Leistungsempfänger:\nKunden AG Mitte\nKundenstraße 15\nDE 69876 Frankfurt",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer\nGLN 4304171000002\nMUSTER-KUNDE GMBH\nKUNDENWEG 88\n40235 DUESSELDORF",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "MUSTER-KUNDE GMBH");
+        let d = doc(&["Rechnung Nr. 1\nKäufer: Kundennummer GE2020211\nKunden AG Mitte\nKundenstraße 15"]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer/Leistungsempfänger\n\nNummer: GE2020211\n\nName: Kunden AG Mitte\n\nAnschrift: Kundenstraße 15\n\nDE 69876 Frankfurt",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+    }
+
+    #[test]
+    fn supplier_name_from_the_capital_mention() {
+        let d = doc(&[
+            "69100 VILLEURBANNE\nFacture n° 123\nTotal 29,99 €\n\nFree SAS au capital de 3.441.812 Euros − B 421 938 861 RCS Paris",
+        ]);
+        let name = extract(&d, rules()).supplier.name.unwrap();
+        assert_eq!(name.value, "Free");
+        assert_eq!(name.evidence.method, Method::Pattern { rule: "supplier_name.legal_footer".into() });
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod parse;
 pub mod rules;
 pub mod templates;
 pub mod validate;
+pub mod views;
 
 use crate::document::Document;
 use crate::evidence::{Evidence, Grounded, Method};
@@ -259,6 +260,7 @@ fn only_pages(doc: &Document, pages: &[u32]) -> Document {
         if !pages.contains(&p.number) {
             p.text.clear();
             p.words.clear();
+            p.layout = None;
         }
     }
     d

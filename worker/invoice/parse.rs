@@ -143,7 +143,7 @@ static DATE_DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(\d{1,2})(?:er|st|nd|rd|th)?\.?\s+([\p{L}]{3,9}\.?),?\s+(\d{4})\b").expect("date regex")
 });
 static DATE_MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([\p{L}]{3,9}\.?)\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b").expect("date regex")
+    Regex::new(r"^([\p{L}]{3,9}\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\s?,?\s+(\d{4})\b").expect("date regex")
 });
 
 fn year4(y: &str) -> Option<i32> {
@@ -277,6 +277,8 @@ mod tests {
         assert_eq!(parse_date("November 23rd, 2026", false).unwrap().0, d(2026, 11, 23));
         assert_eq!(parse_date("2026-11-23", false).unwrap().0, d(2026, 11, 23));
         assert_eq!(parse_date("12. März 2026", false).unwrap().0, d(2026, 3, 12));
+        // A space before the comma ("August 3 , 2014", as some text layers space it).
+        assert_eq!(parse_date("August 3 , 2014", false).unwrap().0, d(2014, 8, 3));
         assert_eq!(parse_date("31/02/2026", false), None);
         assert_eq!(parse_date("d'échéance : 31/12/2026", false), None);
         assert_eq!(find_date("du 01/10/2026 au 31/10/2026", false).map(|x| (x.1, x.2)), Some((3, 13)));

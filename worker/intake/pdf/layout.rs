@@ -30,6 +30,92 @@ const PARAGRAPH_GAP: f64 = 1.5;
 /// Most glyphs kept per page (a page drawing more is cut; the budget of the sandbox bounds time).
 const MAX_GLYPHS: usize = 2_000_000;
 
+/// An `OutputDev` that forwards every call to two others, so that one pass of pdf-extract over a
+/// page gives both its stream-order text (`PlainTextOutput`) and the reading-order text
+/// ([`LayoutOutput`]). A call fails when either output fails (the first error is returned, after
+/// both were called).
+pub struct Tee<A: OutputDev, B: OutputDev> {
+    pub first: A,
+    pub second: B,
+}
+
+impl<A: OutputDev, B: OutputDev> Tee<A, B> {
+    pub fn new(first: A, second: B) -> Self {
+        Tee { first, second }
+    }
+}
+
+fn both(a: Result<(), OutputError>, b: Result<(), OutputError>) -> Result<(), OutputError> {
+    a.and(b)
+}
+
+impl<A: OutputDev, B: OutputDev> OutputDev for Tee<A, B> {
+    fn begin_page(
+        &mut self,
+        page_num: u32,
+        media_box: &MediaBox,
+        art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), OutputError> {
+        both(
+            self.first.begin_page(page_num, media_box, art_box),
+            self.second.begin_page(page_num, media_box, art_box),
+        )
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        both(self.first.end_page(), self.second.end_page())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        spacing: f64,
+        font_size: f64,
+        text: &str,
+    ) -> Result<(), OutputError> {
+        both(
+            self.first.output_character(trm, width, spacing, font_size, text),
+            self.second.output_character(trm, width, spacing, font_size, text),
+        )
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        both(self.first.begin_word(), self.second.begin_word())
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        both(self.first.end_word(), self.second.end_word())
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        both(self.first.end_line(), self.second.end_line())
+    }
+
+    fn stroke(
+        &mut self,
+        ctm: &Transform,
+        colorspace: &pdf_extract::ColorSpace,
+        color: &[f64],
+        path: &pdf_extract::Path,
+    ) -> Result<(), OutputError> {
+        both(
+            self.first.stroke(ctm, colorspace, color, path),
+            self.second.stroke(ctm, colorspace, color, path),
+        )
+    }
+
+    fn fill(
+        &mut self,
+        ctm: &Transform,
+        colorspace: &pdf_extract::ColorSpace,
+        color: &[f64],
+        path: &pdf_extract::Path,
+    ) -> Result<(), OutputError> {
+        both(self.first.fill(ctm, colorspace, color, path), self.second.fill(ctm, colorspace, color, path))
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Glyph {
     /// Direction of the baseline: 0 left to right, 1 top to bottom, 2 right to left, 3 bottom

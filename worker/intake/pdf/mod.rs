@@ -47,7 +47,7 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
     deadline.check("reading the PDF's structure")?;
 
     // The text layer.
-    let mut raw: Vec<Option<String>> = vec![None; plans.len()];
+    let mut raw: Vec<Option<(String, Option<String>)>> = vec![None; plans.len()];
     let mut text_failure = None;
     if plans.iter().any(|p| p.has_text) {
         let source = text_source.as_deref().unwrap_or(bytes);
@@ -99,11 +99,14 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
     let mut jobs = Vec::new();
     let mut garbled = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
-        let raw_text = raw[i].take().unwrap_or_default();
+        let (raw_text, raw_layout) = raw[i].take().unwrap_or_default();
         let (quality, verdict) = assess_text(&raw_text, min_chars);
         let text = normalize_text(&raw_text);
         let method = if text.is_empty() { PageMethod::None } else { PageMethod::TextLayer };
-        pages.push(Page { number: plan.number, method, text, ocr: None, words: Vec::new() });
+        let layout = raw_layout
+            .map(|l| normalize_text(&l))
+            .filter(|l| method == PageMethod::TextLayer && !l.is_empty());
+        pages.push(Page { number: plan.number, method, text, layout, ocr: None, words: Vec::new() });
         if verdict != TextVerdict::Usable {
             match render::select(plan, &mut warnings) {
                 Some(selection) => jobs.push((i, selection)),
@@ -181,6 +184,7 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
                             number: page.number,
                             method: PageMethod::Ocr,
                             text: ocr.text,
+                            layout: None,
                             ocr: Some(ocr.info),
                             words: ocr.words,
                         };
@@ -304,7 +308,12 @@ fn parse(bytes: &[u8], limits: &Limits, deadline: &Deadline) -> Result<Loaded, I
 
 /// Pair pdf-extract's pages with ours by page object id (both libraries read the same objects);
 /// by position when no id matches and the counts agree.
-fn align_texts(plans: &[PagePlan], list: Vec<PageText>, warnings: &mut Vec<Warning>) -> Vec<Option<String>> {
+/// Each page's stream text with its reading-order layout when there is one.
+fn align_texts(
+    plans: &[PagePlan],
+    list: Vec<PageText>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<Option<(String, Option<String>)>> {
     let n = plans.len();
     let seen = list.len();
     let mut by_id: HashMap<(u32, u16), VecDeque<usize>> = HashMap::new();
@@ -324,7 +333,7 @@ fn align_texts(plans: &[PagePlan], list: Vec<PageText>, warnings: &mut Vec<Warni
     for (i, a) in assigned.iter().enumerate() {
         let Some(t) = a.and_then(|j| list.get_mut(j)).and_then(Option::take) else { continue };
         match t.text {
-            Some(s) => out[i] = Some(s),
+            Some(s) => out[i] = Some((s, t.layout)),
             None => {
                 failed += 1;
                 if failed <= MAX_PAGE_WARNINGS {
@@ -434,7 +443,17 @@ mod tests {
     }
 
     fn text(id: (u32, u16), t: Option<&str>) -> PageText {
-        PageText { id, text: t.map(str::to_string), error: t.is_none().then(|| "panic: boom".to_string()) }
+        PageText {
+            id,
+            text: t.map(str::to_string),
+            error: t.is_none().then(|| "panic: boom".to_string()),
+            layout: t.map(|t| format!("laid {t}")),
+        }
+    }
+
+    /// A page's stream text and its layout, as `text` makes them.
+    fn both(t: &str) -> Option<(String, Option<String>)> {
+        Some((t.to_string(), Some(format!("laid {t}"))))
     }
 
     #[test]
@@ -443,7 +462,7 @@ mod tests {
         // pdf-extract saw the pages in another order, missed one and failed on one.
         let mut w = Vec::new();
         let got = align_texts(&plans, vec![text((9, 0), Some("three")), text((4, 0), None)], &mut w);
-        assert_eq!(got, vec![None, None, Some("three".to_string())]);
+        assert_eq!(got, vec![None, None, both("three")]);
         let codes: Vec<(&str, Option<u32>)> = w.iter().map(|w| (w.code.as_str(), w.page)).collect();
         assert_eq!(codes, [("text_layer_page_failed", Some(1)), ("text_layer_page_mismatch", None)]);
         // No id in common but the same count: by position.
@@ -453,13 +472,13 @@ mod tests {
             vec![text((1, 0), Some("a")), text((2, 0), Some("b")), text((3, 0), Some("c"))],
             &mut w,
         );
-        assert_eq!(got, vec![Some("a".into()), Some("b".into()), Some("c".into())]);
+        assert_eq!(got, vec![both("a"), both("b"), both("c")]);
         assert!(w.is_empty());
         // A page object listed twice in the page tree gets its text twice.
         let plans = vec![plan(1, (4, 0)), plan(2, (4, 0))];
         let mut w = Vec::new();
         let got = align_texts(&plans, vec![text((4, 0), Some("x")), text((4, 0), Some("x"))], &mut w);
-        assert_eq!(got, vec![Some("x".into()), Some("x".into())]);
+        assert_eq!(got, vec![both("x"), both("x")]);
     }
 
     #[test]
