@@ -223,6 +223,43 @@ fn load_errors_stay_with_their_page() {
 // Image files through intake
 
 /// An amount as OCR may read it: "33.90" also as "33,90" or "33. 90".
+/// The greyscale scan's header: two columns whose lines interleave (the seller's address on
+/// the left, number and dates on the right). Tesseract's layout analysis merged their lines into
+/// garbage and the issue date was lost; the merged lines are now read again column by column
+/// (`ocr.split_merged_columns`), and the date is found with its OCR box as evidence.
+#[test]
+fn grey_scan_header_columns_are_read_apart() {
+    let path = crate::common::fixture("scan/facture_fr_scan_gris.pdf");
+    let out = crate::common::process_file(&path);
+    let doc = out[0].document.as_ref().expect("a document");
+    let page = &doc.pages[0];
+    assert_eq!(page.method, PageMethod::Ocr);
+    let lines: Vec<&str> = page.text.lines().collect();
+    for line in ["51100 Reims", "Facture n° : FA-2026-0142", "Date : 23/11/2026", "Échéance : 31/12/2026"]
+    {
+        assert!(lines.contains(&line), "{line:?} is not a line of:\n{}", page.text);
+    }
+    let ocr = page.ocr.as_ref().expect("OCR information");
+    check_page(&page.text, &page.words, ocr.image_width, ocr.image_height);
+    // Left column before right column, each word once.
+    let at = |s: &str| page.text.find(s).unwrap_or_else(|| panic!("{s:?} not found"));
+    assert!(at("compta@") < at("Facture n°"));
+    assert_eq!(page.text.matches("23/11/2026").count(), 1);
+
+    let invoice = &out[0].invoice.as_ref().expect("an invoice").invoices[0];
+    let date = invoice.extracted.issue_date.as_ref().expect("the issue date is found");
+    assert_eq!(date.value.to_string(), "2026-11-23");
+    let loc = &date.evidence.locations[0];
+    assert_eq!((loc.page, loc.text.as_str()), (1, "23/11/2026"));
+    let bbox = loc.bbox.expect("an OCR box");
+    let word = page.words.iter().find(|w| w.text == "23/11/2026").unwrap();
+    assert_eq!(bbox, word.bbox);
+    // In the right-hand column, on the line of its label.
+    let label = page.words.iter().find(|w| w.text == "Date").unwrap();
+    assert!(bbox.x > ocr.image_width / 2 && label.bbox.x < bbox.x);
+    assert!(label.bbox.y.abs_diff(bbox.y) < bbox.h, "{:?} {bbox:?}", label.bbox);
+}
+
 fn amount_found(text: &str, amount: &str) -> bool {
     let pattern = regex::escape(amount).replace(r"\.", r"\s?[.,]\s?");
     regex::Regex::new(&format!(r"(^|[^0-9]){pattern}($|[^0-9])")).unwrap().is_match(text)

@@ -96,6 +96,9 @@ pub struct OcrConfig {
     pub default_dpi: u32,
     /// A text-layer page with fewer visible characters than this (and an image) is OCR'd.
     pub min_text_chars: usize,
+    /// Lines of side-by-side columns that Tesseract merged (tall, badly read words) are read
+    /// again column by column, cut at the blank gutter (docs/ocr.md).
+    pub split_merged_columns: bool,
 }
 
 impl Default for OcrConfig {
@@ -106,6 +109,7 @@ impl Default for OcrConfig {
             threads: 0,
             default_dpi: 300,
             min_text_chars: 16,
+            split_merged_columns: true,
         }
     }
 }

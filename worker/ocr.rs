@@ -26,6 +26,12 @@
 //! it identifies a line on its own). Word texts are NFC, without control, format or space
 //! characters, so the page text is already what `document::normalize_text` makes of it.
 //!
+//! Merged columns: when Tesseract's layout analysis misses the gutter between two side-by-side
+//! columns whose lines interleave, it merges their lines into tall, badly read words and the
+//! text of both is lost. A page with such words has the region read again column by column,
+//! cut at its blank gutters (`split_merged_columns`, setting `ocr.split_merged_columns`, on by
+//! default; docs/ocr.md has the measurements).
+//!
 //! Deadline: pages not started when the document's deadline passes are not loaded; a page being
 //! read is stopped by Tesseract's own deadline monitor (`ETEXT_DESC`) and gives `TimedOut`.
 //!
@@ -343,9 +349,17 @@ impl Ocr {
             // The engine started and read other pages: this page is what it cannot read.
             Err(()) => Err(OcrError::Image("Tesseract could not recognise the page".into())),
         };
+        let result = result.map(|tsv| {
+            let rows: Vec<TsvWord> = parse_tsv(&tsv).collect();
+            if self.config.split_merged_columns {
+                split_merged_columns(t, image, dpi, rows, deadline)
+            } else {
+                rows
+            }
+        });
         t.clear();
-        let tsv = result?;
-        let (text, words) = build_page(&tsv, image.width(), image.height());
+        let rows = result?;
+        let (text, words) = build_page_from(&rows, image.width(), image.height());
         let confidence = mean_confidence(&words);
         Ok(OcrPage {
             text,
@@ -407,6 +421,250 @@ fn with_instance<R>(
         }
         Err(panic) => Err(OcrError::Engine(format!("OCR failed ({})", panic_message(&panic)))),
     }
+}
+
+/// A word at least this many times taller than the page's median word is, when read with a
+/// confidence below [`MERGED_LINE_CONF_BELOW`], the mark of lines of two columns merged into one.
+pub const MERGED_LINE_HEIGHT: f32 = 1.8;
+
+/// See [`MERGED_LINE_HEIGHT`].
+pub const MERGED_LINE_CONF_BELOW: f32 = 50.0;
+
+/// Narrowest blank vertical strip, in inches, taken for the gutter between two columns.
+pub const MIN_COLUMN_GAP_INCHES: f32 = 0.2;
+
+/// Tesseract's blocks that hold at least two words marked as merged lines (see
+/// [`MERGED_LINE_HEIGHT`]). The median height is that of the words read with confidence 60 or
+/// more; a page with fewer than 10 of them is not judged.
+fn merged_blocks(rows: &[TsvWord]) -> Vec<u32> {
+    let visible = |w: &&TsvWord| !clean_word(&w.text).is_empty();
+    let mut heights: Vec<i64> =
+        rows.iter().filter(visible).filter(|w| w.conf >= 60.0).map(|w| w.height).collect();
+    if heights.len() < 10 {
+        return Vec::new();
+    }
+    heights.sort_unstable();
+    let median = heights[heights.len() / 2] as f32;
+    let mut counts: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+    for w in rows.iter().filter(visible) {
+        if w.height as f32 > MERGED_LINE_HEIGHT * median && w.conf < MERGED_LINE_CONF_BELOW {
+            *counts.entry(w.block).or_default() += 1;
+        }
+    }
+    counts.into_iter().filter(|&(_, n)| n >= 2).map(|(b, _)| b).collect()
+}
+
+/// A rectangle of the image, in pixels: `x0..x1` × `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rect {
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+}
+
+impl Rect {
+    fn of_word(w: &TsvWord, width: u32, height: u32) -> Rect {
+        let b = clip_box(w.left, w.top, w.width, w.height, width, height);
+        Rect { x0: b.x, y0: b.y, x1: b.x + b.w, y1: b.y + b.h }
+    }
+    fn union(self, o: Rect) -> Rect {
+        Rect { x0: self.x0.min(o.x0), y0: self.y0.min(o.y0), x1: self.x1.max(o.x1), y1: self.y1.max(o.y1) }
+    }
+    fn intersects(self, o: Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+}
+
+/// The columns of ink in `r`: x ranges separated by blank strips of at least `min_gap` pixel
+/// columns. A pixel column is blank when fewer than two of its pixels are darker than 60 % of the
+/// paper's level (the rectangle's 90th percentile), so grain, a faint scanner streak or a speck
+/// of dust does not close a gutter.
+fn column_ranges(image: &image::GrayImage, r: Rect, min_gap: u32) -> Vec<(u32, u32)> {
+    if r.x1 <= r.x0 || r.y1 <= r.y0 {
+        return Vec::new();
+    }
+    let mut hist = [0u64; 256];
+    for y in r.y0..r.y1 {
+        for x in r.x0..r.x1 {
+            hist[usize::from(image.get_pixel(x, y)[0])] += 1;
+        }
+    }
+    let total: u64 = hist.iter().sum();
+    let mut seen = 0;
+    let paper = hist
+        .iter()
+        .position(|&c| {
+            seen += c;
+            seen * 10 >= total * 9
+        })
+        .unwrap_or(255) as u32;
+    let ink_below = paper * 6 / 10;
+    let mut ranges = Vec::new();
+    let mut current: Option<(u32, u32)> = None;
+    for x in r.x0..r.x1 {
+        let dark = (r.y0..r.y1).filter(|&y| u32::from(image.get_pixel(x, y)[0]) < ink_below).take(2).count();
+        if dark < 2 {
+            continue;
+        }
+        current = match current {
+            Some((start, end)) if x - end < min_gap => Some((start, x + 1)),
+            Some(done) => {
+                ranges.push(done);
+                Some((x, x + 1))
+            }
+            None => Some((x, x + 1)),
+        };
+    }
+    ranges.extend(current);
+    ranges
+}
+
+/// A line of a column lying within this fraction of its height of a line of the next column
+/// (centre to centre) is on the same row as it.
+pub const SAME_ROW: f32 = 0.15;
+
+/// Whether two neighbouring columns of a re-read are rows of one table (label and value, item
+/// and amount) rather than independent columns: at least half the lines of the column with
+/// fewer lines lie on the row of a line of the other ([`SAME_ROW`]). Cutting such rows apart
+/// would separate each label from its value, so the first reading is kept.
+fn rows_aligned(columns: &[Vec<TsvWord>]) -> bool {
+    let lines = |words: &[TsvWord]| -> Vec<(f32, f32)> {
+        let mut spans: Vec<((u32, u32, u32), i64, i64)> = Vec::new();
+        for w in words.iter().filter(|w| !clean_word(&w.text).is_empty()) {
+            let key = (w.block, w.par, w.line);
+            match spans.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, top, bottom)) => {
+                    *top = (*top).min(w.top);
+                    *bottom = (*bottom).max(w.top + w.height);
+                }
+                None => spans.push((key, w.top, w.top + w.height)),
+            }
+        }
+        spans.into_iter().map(|(_, t, b)| ((t + b) as f32 / 2.0, (b - t).max(1) as f32)).collect()
+    };
+    columns.windows(2).any(|pair| {
+        let (a, b) = (lines(&pair[0]), lines(&pair[1]));
+        let (few, many) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+        if few.is_empty() {
+            return false;
+        }
+        let on_a_row = few
+            .iter()
+            .filter(|(centre, height)| many.iter().any(|(c, _)| (c - centre).abs() < SAME_ROW * height))
+            .count();
+        on_a_row * 2 >= few.len()
+    })
+}
+
+/// Characters of the words read with a confidence of 80 or more.
+fn well_read_chars<'a>(rows: impl Iterator<Item = &'a TsvWord>) -> usize {
+    rows.filter(|w| w.conf >= 80.0).map(|w| clean_word(&w.text).chars().count()).sum()
+}
+
+/// Weighted confidence of a reading: the mean word confidence, each word counting its characters.
+fn char_confidence<'a>(rows: impl Iterator<Item = &'a TsvWord>) -> f32 {
+    let (mut sum, mut chars) = (0.0f32, 0usize);
+    for w in rows {
+        let n = clean_word(&w.text).chars().count();
+        sum += w.conf * n as f32;
+        chars += n;
+    }
+    if chars == 0 { 0.0 } else { sum / chars as f32 }
+}
+
+/// Repairs lines of side-by-side columns that Tesseract's layout analysis merged (see
+/// docs/ocr.md): each block marked by [`merged_blocks`], with the blocks that overlap it, is cut
+/// at its blank gutters into columns, each column is read again on its own as one block of text
+/// (`--psm 6` on that rectangle), and the columns' words replace the region's, left column first,
+/// when the columns are not rows of one table ([`rows_aligned`]) and their reading is better: a
+/// higher confidence and at least 10 % (and 1) more well-read characters (confidence 80 or
+/// more). Anything that fails leaves the first reading.
+fn split_merged_columns(
+    t: &mut tess::Tess,
+    image: &image::GrayImage,
+    dpi: u32,
+    mut rows: Vec<TsvWord>,
+    deadline: Option<Deadline>,
+) -> Vec<TsvWord> {
+    let (width, height) = image.dimensions();
+    let min_gap = ((dpi as f32 * MIN_COLUMN_GAP_INCHES).round() as u32).max(2);
+    let pad = (dpi / 30).max(2);
+    for block in merged_blocks(&rows) {
+        if !rows.iter().any(|w| w.block == block) {
+            continue; // already replaced with an earlier region
+        }
+        // The block's rectangle, grown by every block that overlaps it.
+        let bounds = |b: u32, rows: &[TsvWord]| {
+            rows.iter()
+                .filter(|w| w.block == b && !clean_word(&w.text).is_empty())
+                .map(|w| Rect::of_word(w, width, height))
+                .reduce(Rect::union)
+        };
+        let Some(mut region) = bounds(block, &rows) else { continue };
+        let mut members = vec![block];
+        let mut blocks: Vec<u32> = rows.iter().map(|w| w.block).collect();
+        blocks.dedup();
+        loop {
+            let before = members.len();
+            for &b in &blocks {
+                if members.contains(&b) {
+                    continue;
+                }
+                if let Some(r) = bounds(b, &rows).filter(|r| r.intersects(region)) {
+                    region = region.union(r);
+                    members.push(b);
+                }
+            }
+            if members.len() == before {
+                break;
+            }
+        }
+        let columns = column_ranges(image, region, min_gap);
+        if columns.len() < 2 {
+            continue;
+        }
+        let mut next_block = rows.iter().map(|w| w.block).max().unwrap_or(0);
+        let mut fresh: Vec<Vec<TsvWord>> = Vec::new();
+        let mut failed = false;
+        for (x0, x1) in columns {
+            let budget = match deadline {
+                Some(d) if d.expired() => {
+                    failed = true;
+                    break;
+                }
+                Some(d) => Some(i32::try_from(d.remaining().as_millis()).unwrap_or(i32::MAX)),
+                None => None,
+            };
+            let rect = Rect {
+                x0: x0.saturating_sub(pad).max(region.x0.saturating_sub(pad)),
+                y0: region.y0.saturating_sub(pad),
+                x1: (x1 + pad).min(width),
+                y1: (region.y1 + pad).min(height),
+            };
+            let Ok(tsv) = t.read_rectangle(rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0, budget)
+            else {
+                failed = true;
+                break;
+            };
+            next_block += 1;
+            fresh.push(parse_tsv(&tsv).map(|w| TsvWord { block: next_block, ..w }).collect());
+        }
+        if failed || rows_aligned(&fresh) {
+            continue;
+        }
+        let fresh: Vec<TsvWord> = fresh.into_iter().flatten().collect();
+        let region = || rows.iter().filter(|w| members.contains(&w.block));
+        let (old_good, new_good) = (well_read_chars(region()), well_read_chars(fresh.iter()));
+        if char_confidence(fresh.iter()) <= char_confidence(region()) || new_good * 10 < old_good * 11 + 10 {
+            continue;
+        }
+        let Some(at) = rows.iter().position(|w| members.contains(&w.block)) else { continue };
+        rows.retain(|w| !members.contains(&w.block));
+        let at = at.min(rows.len());
+        rows.splice(at..at, fresh);
+    }
+    rows
 }
 
 /// How good a reading is, to choose between two orientations: words read with confidence.
@@ -528,7 +786,7 @@ fn limit_openmp_on_this_thread() {
 
 /// One row of Tesseract's TSV output at word level.
 #[derive(Debug, Clone, PartialEq)]
-struct TsvWord<'a> {
+struct TsvWord {
     block: u32,
     par: u32,
     line: u32,
@@ -537,10 +795,10 @@ struct TsvWord<'a> {
     width: i64,
     height: i64,
     conf: f32,
-    text: &'a str,
+    text: String,
 }
 
-fn parse_tsv(tsv: &str) -> impl Iterator<Item = TsvWord<'_>> {
+fn parse_tsv(tsv: &str) -> impl Iterator<Item = TsvWord> + '_ {
     tsv.lines().filter_map(|row| {
         let f: Vec<&str> = row.splitn(12, '\t').collect();
         if f.len() != 12 || f[0] != "5" {
@@ -557,7 +815,7 @@ fn parse_tsv(tsv: &str) -> impl Iterator<Item = TsvWord<'_>> {
             width: num(f[8])?,
             height: num(f[9])?,
             conf: conf.clamp(0.0, 100.0),
-            text: f[11],
+            text: f[11].to_string(),
         })
     })
 }
@@ -578,13 +836,19 @@ pub fn clean_word(raw: &str) -> String {
 /// Page text and words from Tesseract's TSV. `Word::line` is the line's 1-based number in the
 /// page (counting every line of every block), `Word::block` Tesseract's block number; boxes are
 /// clipped to the image.
+#[cfg(test)]
 fn build_page(tsv: &str, width: u32, height: u32) -> (String, Vec<Word>) {
+    build_page_from(&parse_tsv(tsv).collect::<Vec<_>>(), width, height)
+}
+
+/// Same from parsed rows, in reading order.
+fn build_page_from(rows: &[TsvWord], width: u32, height: u32) -> (String, Vec<Word>) {
     let mut text = String::new();
     let mut words: Vec<Word> = Vec::new();
     let mut last: Option<(u32, u32, u32)> = None;
     let mut line_no = 0u32;
-    for w in parse_tsv(tsv) {
-        let cleaned = clean_word(w.text);
+    for w in rows {
+        let cleaned = clean_word(&w.text);
         if cleaned.is_empty() {
             continue;
         }
@@ -757,6 +1021,29 @@ mod tess {
             Ok(())
         }
 
+        /// Reads the rectangle of the image set last as one uniform block of text (`--psm 6`)
+        /// and gives its TSV, with boxes in the whole image's pixels.
+        pub fn read_rectangle(
+            &mut self,
+            left: u32,
+            top: u32,
+            width: u32,
+            height: u32,
+            budget_ms: Option<i32>,
+        ) -> Result<String, ()> {
+            let c = |v: u32| c_int::try_from(v).map_err(|_| ());
+            let (l, t, w, h) = (c(left)?, c(top)?, c(width)?, c(height)?);
+            // SAFETY: valid handle with an image set; Tesseract clips the rectangle to the image.
+            unsafe {
+                sys::TessBaseAPISetPageSegMode(self.0.as_ptr(), sys::TessPageSegMode_PSM_SINGLE_BLOCK);
+                sys::TessBaseAPISetRectangle(self.0.as_ptr(), l, t, w, h);
+            }
+            let read = self.recognize(budget_ms).and_then(|()| self.tsv().map_err(|_| ()));
+            // SAFETY: valid handle.
+            unsafe { sys::TessBaseAPISetPageSegMode(self.0.as_ptr(), sys::TessPageSegMode_PSM_AUTO) };
+            read
+        }
+
         /// Recognises the image set last; stops (and fails) after `budget_ms` milliseconds.
         pub fn recognize(&mut self, budget_ms: Option<i32>) -> Result<(), ()> {
             // SAFETY: creating a monitor has no precondition; it is deleted below.
@@ -888,6 +1175,67 @@ mod tests {
         for bad in ["", "fra+", "../etc/passwd", "fra eng", "/abs", "a//b"] {
             assert!(matches!(check_languages(bad), Err(OcrError::Engine(_))), "{bad:?}");
         }
+    }
+
+    fn row(block: u32, line: u32, height: i64, conf: f32, text: &str) -> TsvWord {
+        TsvWord { block, par: 1, line, left: 10, top: 10, width: 30, height, conf, text: text.into() }
+    }
+
+    #[test]
+    fn merged_lines_are_told_by_tall_badly_read_words() {
+        let mut rows: Vec<TsvWord> = (0..12).map(|i| row(1, i, 20, 90.0, "Facture")).collect();
+        rows.extend([
+            row(2, 1, 52, 14.0, "en"),
+            row(2, 1, 20, 95.0, "FA-2026"),
+            row(2, 2, 55, 0.0, "Seician"),
+        ]);
+        // One tall word alone, a tall word read well, a tall blank: not enough.
+        rows.extend([row(3, 1, 60, 10.0, "ee"), row(4, 1, 60, 96.0, "TITRE"), row(4, 1, 60, 96.0, "GRAND")]);
+        rows.push(row(5, 1, 60, 5.0, "\u{a0}"));
+        rows.push(row(5, 1, 60, 5.0, "x"));
+        assert_eq!(merged_blocks(&rows), [2]);
+        // Too few well-read words to know the page's text height.
+        assert!(merged_blocks(&rows[9..]).is_empty());
+    }
+
+    #[test]
+    fn gutters_are_found_through_grain_streaks_and_dust() {
+        let mut img = image::GrayImage::from_pixel(400, 100, image::Luma([240]));
+        for y in 20..80 {
+            for x in (20..100).chain(300..380) {
+                if (x + y) % 3 == 0 {
+                    img.put_pixel(x, y, image::Luma([40]));
+                }
+            }
+            img.put_pixel(200, y, image::Luma([200])); // a faint scanner streak
+            img.put_pixel(x_grain(y), y, image::Luma([215])); // grain
+        }
+        img.put_pixel(250, 50, image::Luma([60])); // one speck of dust
+        let all = Rect { x0: 0, y0: 0, x1: 400, y1: 100 };
+        assert_eq!(column_ranges(&img, all, 40), [(20, 100), (300, 380)]);
+        // A gap narrower than asked for is no gutter.
+        assert_eq!(column_ranges(&img, all, 250), [(20, 380)]);
+        // Inside one column there is nothing to cut.
+        assert_eq!(column_ranges(&img, Rect { x0: 10, y0: 0, x1: 150, y1: 100 }, 40), [(20, 100)]);
+        assert!(column_ranges(&img, Rect { x0: 5, y0: 5, x1: 5, y1: 50 }, 40).is_empty());
+    }
+
+    #[test]
+    fn table_rows_are_not_independent_columns() {
+        let line = |block: u32, line: u32, top: i64| TsvWord { top, ..row(block, line, 20, 90.0, "mot") };
+        // The grey scan's header: 30 px line pitch on the left, 32 on the right.
+        let left: Vec<TsvWord> = (0..5).map(|i| line(1, i, 276 + 30 * i64::from(i))).collect();
+        let right: Vec<TsvWord> = [298, 330, 362, 395].iter().zip(1..).map(|(&t, i)| line(2, i, t)).collect();
+        assert!(!rows_aligned(&[left.clone(), right]));
+        // Labels and their values: the same rows, give or take two pixels.
+        let values: Vec<TsvWord> = (0..4).map(|i| line(2, i, 278 + 30 * i64::from(i))).collect();
+        assert!(rows_aligned(&[left.clone(), values.clone()]));
+        assert!(rows_aligned(&[vec![], left, values]));
+        assert!(!rows_aligned(&[vec![], vec![]]));
+    }
+
+    fn x_grain(y: u32) -> u32 {
+        (y * 37) % 400
     }
 
     #[test]
