@@ -3,12 +3,17 @@
 //! `static_` value, or `{parser: regex|static, regex, value, type, group}`), `options`
 //! (`currency`, `date_formats`, `decimal_separator`, `remove_whitespace`, `remove_accents`,
 //! `lowercase`, `replace`, `languages`), line items (a field with `parser: lines`, or the older
-//! top-level `lines`: `start`, `end`, `line`, `first_line`, `last_line`, `skip_line`,
+//! top-level `lines`, one rule or a list of them: `start`, `end`, `line`, `first_line`, `last_line`, `skip_line`,
 //! `line_separator`, `types`, several blocks, several `rules`) and `tables` (`start`, `end`, `body`,
 //! `line_separator`, `types`, per-field `group`). `area` and `input_module` are read but not
-//! applied (listed in [`Template::unsupported`]). A template that cannot be read or whose regex
-//! does not compile (Python look-arounds and back-references included) stops the engine at
-//! start, naming the file and the field.
+//! applied (listed in [`Template::unsupported`]), as are keys and options invoice2data does not
+//! know (it ignores them, with a warning here); the option `locale`, which invoice2data reads
+//! nothing from (numbers follow `decimal_separator`, dates `date_formats`), is ignored. The YAML is read as
+//! PyYAML reads it: a key given twice keeps its last value (logged as a warning). Without
+//! `issuer`, the issuer is the first keyword, as in invoice2data. A pattern the `regex` crate
+//! refuses but that needs Python's backtracking (look-arounds, back-references) is compiled with
+//! bounded backtracking ([`pattern`]). A template that cannot be read or whose regex compiles in
+//! neither engine stops the engine at start, naming the file and the field.
 //!
 //! Fields are searched in the page texts joined by `\n`; every value found by a regex is grounded
 //! to its span on its page; static values (and the issuer) are grounded to the keyword matches.
