@@ -1386,6 +1386,11 @@ fields:
         let rows = &m.lines[0].1;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].get("description").unwrap().1, TemplateValue::Text("Resistor 10k".into()));
+        // Python back-references, numbered and named.
+        let t = parse("x.yml", "issuer: X\nkeywords: ['(\\d)-\\1', '(?P<w>[a-z]+) (?P=w)']\n").unwrap();
+        assert!(t.keywords.iter().all(Regex::is_backtracking));
+        assert!(t.apply(&doc(&["7-7 to to"])).is_some());
+        assert!(t.apply(&doc(&["7-8 to to"])).is_none());
         // A lines field still needs its start, end and line.
         let y = "issuer: X\nkeywords: [a]\nfields:\n  lines:\n    parser: lines\n    start: a\n    line: y\n";
         assert!(parse("x.yml", y).is_err());

@@ -109,11 +109,12 @@ impl Regex {
         match regex::Regex::new(pattern) {
             Ok(r) => Ok(Regex::Plain(r)),
             Err(plain) => {
-                let needs_backtracking = ["(?=", "(?!", "(?<=", "(?<!"].iter().any(|p| pattern.contains(p))
-                    || fancy_regex::Regex::new(r"\\[1-9]|\\k<")
-                        .ok()
-                        .and_then(|r| r.is_match(pattern).ok())
-                        .unwrap_or(false);
+                let needs_backtracking =
+                    ["(?=", "(?!", "(?<=", "(?<!", "(?P="].iter().any(|p| pattern.contains(p))
+                        || fancy_regex::Regex::new(r"\\[1-9]|\\k<")
+                            .ok()
+                            .and_then(|r| r.is_match(pattern).ok())
+                            .unwrap_or(false);
                 if !needs_backtracking {
                     return Err(PatternError::Syntax(plain.to_string()));
                 }
