@@ -1040,6 +1040,17 @@ impl Template {
     pub fn apply(&self, doc: &Document) -> Option<TemplateMatch> {
         let t = self.prepare(doc);
         let keyword_locs = self.matches(doc, &t)?;
+        Some(self.read(doc, &t, keyword_locs))
+    }
+
+    /// The template's fields, tables and lines read from `doc` without checking its keywords:
+    /// for another view of a document whose keywords matched (the keyword evidence is empty).
+    pub fn read_matched(&self, doc: &Document) -> TemplateMatch {
+        let t = self.prepare(doc);
+        self.read(doc, &t, Vec::new())
+    }
+
+    fn read(&self, doc: &Document, t: &Text, keyword_locs: Vec<Location>) -> TemplateMatch {
         let method = Method::Template { name: self.name.clone() };
         let keyword_evidence = Evidence { locations: keyword_locs, method: method.clone(), confidence: 0.9 };
         let mut fields = Vec::new();
@@ -1090,14 +1101,14 @@ impl Template {
             }
             lines.push((spec.name.clone(), rows));
         }
-        Some(TemplateMatch {
+        TemplateMatch {
             template: self.name.clone(),
             issuer: self.issuer.clone(),
             currency: self.options.currency.clone(),
             fields,
             lines,
             keyword_evidence,
-        })
+        }
     }
 }
 
