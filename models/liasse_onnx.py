@@ -23,6 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The shared corpora (../shared/corpus beside the repository; /work/shared/corpus as a fallback).
+CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
+if not os.path.isdir(CORPUS):
+    CORPUS = "/work/shared/corpus"
 
 
 def liasse_bin() -> str:

@@ -444,3 +444,33 @@ fn invoice2data_templates_read_the_layout_and_ground_in_the_page_text() {
     let s = extract_with(&stream_only, &rules, &opts);
     assert_ne!(s.gross_total.map(|g| g.value.to_string()).as_deref(), Some("29.99"));
 }
+
+#[test]
+fn template_keywords_spaced_apart_in_the_layout_still_read_it_on_the_layout() {
+    use liasse::evidence::Method;
+    use liasse::invoice::{ExtractOptions, extract_with};
+    // coolblue2.pdf: the layout shows "K lantnummer", so the template's keyword "Klantnummer"
+    // matches only the stream text, where "BTW" is followed by the IBAN; its `vat` regex must
+    // read the layout ("BTW NL810433941B01"), as invoice2data reads `pdftotext -layout`.
+    let path = crate::common::corpus("invoice2data/tests/compare/coolblue2.pdf");
+    let bytes = std::fs::read(&path).unwrap();
+    let doc = engine()
+        .intake
+        .read(Input::file(bytes, "coolblue2.pdf", None))
+        .into_iter()
+        .find_map(|i| i.result.ok())
+        .expect("read");
+    let mut rules = engine().invoice_rules.clone();
+    let yml = crate::common::corpus("invoice2data/templates/nl/nl.be.coolblue.yml");
+    rules.templates.push(
+        liasse::invoice::templates::parse("nl.be.coolblue.yml", &std::fs::read_to_string(yml).unwrap())
+            .unwrap(),
+    );
+    let e = extract_with(&doc, &rules, &ExtractOptions { use_einvoice: false });
+    let vat = e.supplier.vat_id.expect("vat read");
+    assert_eq!(vat.value, "NL810433941B01");
+    assert!(matches!(vat.evidence.method, Method::Template { .. }));
+    let loc = &vat.evidence.locations[0];
+    assert_eq!(&doc.pages[0].text[loc.span.start..loc.span.end], "NL810433941B01");
+    assert_eq!(e.number.unwrap().value, "992288600");
+}

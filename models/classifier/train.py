@@ -34,9 +34,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import liasse_onnx as lo  # noqa: E402
 
 ROOT = lo.ROOT
-CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
-if not os.path.isdir(CORPUS):
-    CORPUS = "/work/shared/corpus"
+CORPUS = lo.CORPUS
 VERSION = "1.0.0"
 SPLIT_SEED = "liasse-classifier-split-v1"
 TYPES = ["invoice", "credit_note", "purchase_order", "quote", "delivery_note", "receipt", "contract",

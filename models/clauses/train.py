@@ -44,9 +44,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import liasse_onnx as lo  # noqa: E402
 
 ROOT = lo.ROOT
-CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
-if not os.path.isdir(CORPUS):
-    CORPUS = "/work/shared/corpus"
+CORPUS = lo.CORPUS
 CUAD = os.path.join(CORPUS, "cuad")
 NAME = "clauses"
 VERSION = "1.0.0"

@@ -1279,6 +1279,8 @@ fn apply_template(inv: &mut ExtractedInvoice, m: super::templates::TemplateMatch
             ("amount_untaxed", V::Number(n)) => inv.net_total = g(n, &ev),
             ("amount_tax", V::Number(n)) => inv.vat_total = g(n, &ev),
             ("currency", V::Text(t)) => inv.currency = g(t, &ev),
+            // A field named `issuer` replaces the template's issuer, as in invoice2data's output.
+            ("issuer", V::Text(t)) => inv.supplier.name = g(t, &ev),
             ("vat" | "vatin", V::Text(t)) => {
                 inv.supplier.vat_id = g(t.chars().filter(|c| c.is_alphanumeric()).collect(), &ev)
             }
@@ -1788,6 +1790,21 @@ pub(crate) mod tests {
         assert_eq!(inv.extra[0].name, "partner_name");
         assert_eq!(inv.extra[0].value.value, serde_json::json!("ACME SARL"));
         assert_eq!(inv.extra[0].value.evidence.locations[0].text, "ACME SARL");
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "ACME");
+        // A regex field named `issuer` names the supplier from the page.
+        rules.templates = vec![
+            crate::invoice::templates::parse(
+                "acme.yml",
+                "keywords: [ACME SARL]\nfields:\n  issuer: (ACME SARL)\n",
+            )
+            .unwrap(),
+        ];
+        let inv = extract(&doc(&["ACME SARL\nTotal 8.25"]), &rules);
+        let name = inv.supplier.name.unwrap();
+        assert_eq!(
+            (name.value.as_str(), name.evidence.locations[0].text.as_str()),
+            ("ACME SARL", "ACME SARL")
+        );
     }
 
     pub(crate) fn doc(pages: &[&str]) -> Document {

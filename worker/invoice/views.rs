@@ -174,7 +174,16 @@ pub fn ground_template(doc: &Document, m: TemplateMatch) -> Option<TemplateMatch
 pub fn template_match(templates: &[Template], doc: &Document) -> Option<TemplateMatch> {
     let on_stream = best_match(templates, doc);
     let Some(view) = layout_view(doc) else { return on_stream };
-    let Some(mut m) = best_match(templates, &view).and_then(|m| ground_template(doc, m)) else {
+    // The template whose keywords the layout shows; else the one the stream text shows (a
+    // keyword may be spaced apart in the layout, "K lantnummer"), read on the layout all the same
+    // with the stream's keyword evidence.
+    let on_layout = best_match(templates, &view).and_then(|m| ground_template(doc, m)).or_else(|| {
+        let s = on_stream.as_ref()?;
+        let t = templates.iter().find(|t| t.name == s.template)?;
+        let m = ground_template(doc, t.read_matched(&view))?;
+        Some(TemplateMatch { keyword_evidence: s.keyword_evidence.clone(), ..m })
+    });
+    let Some(mut m) = on_layout else {
         return on_stream;
     };
     if let Some(s) = on_stream.filter(|s| s.template == m.template) {
