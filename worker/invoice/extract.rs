@@ -2101,6 +2101,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn gross_total_with_the_currency_inside_its_label() {
+        let d = doc(&["Invoice 103767\n          Subtotal  573.00\n          Total € Incl. VAT  681.87"]);
+        assert_eq!(extract(&d, rules()).gross_total.unwrap().value.to_string(), "681.87");
+        // German: the gross "including 19 % tax".
+        let d = doc(&[
+            "Beitragsrechnung Nr. 1\nvierteljährlicher Beitrag inklusive 19 % Versicherungsteuer 220,00 €\nin diesem Beitrag enthaltene Versicherungsteuer  (35,13 €)",
+        ]);
+        assert_eq!(extract(&d, rules()).gross_total.unwrap().value.to_string(), "220.00");
+    }
+
+    #[test]
     fn german_title_number_and_date() {
         let d = doc(&["Handelsrechnung (380) 05.03.2018   Nr. 471102   vom\nWährung: EUR"]);
         let inv = extract(&d, rules());
