@@ -662,6 +662,52 @@ async fn poison_document_is_dead_lettered() {
     w.delete_queues().await;
 }
 
+/// SIGTERM while a job is stuck in flight: the worker waits the grace period, stops the job
+/// unacknowledged (it is not `done`, and no result is written) and exits in bounded time; the
+/// job is left for another worker, not lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_a_stuck_job_exits_after_the_grace_period() {
+    let mut w = World::new().await;
+    w.set("LIASSE_FAILPOINT_POISON", "STUCK-MARK");
+    w.set("LIASSE_FAILPOINT_ACTION", "hang");
+    w.set("LIASSE_SERVICE__SHUTDOWN_GRACE_SECS", "1");
+    let dir = w.tmp.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("stuck.pdf");
+    std::fs::write(&p, tiny_pdf("STUCK-MARK\nFACTURE 9")).unwrap();
+    run_ok(w.cmd().arg("submit").arg(&p));
+    let pool = w.db.pool().await;
+    let worker = w.worker();
+    let t = Instant::now();
+    loop {
+        let running: i64 = sqlx::query("SELECT count(*) FROM jobs WHERE state = 'running'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
+        if running == 1 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "the job never started: {}", w.logs_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = Instant::now();
+    assert!(sigterm_and_wait(worker).success());
+    // Grace (1 s) and bounded close steps: well under the 60 s the helper allows.
+    assert!(t.elapsed() < Duration::from_secs(30), "stopped after {:?}", t.elapsed());
+    assert!(w.logged("shutdown grace period over"), "{}", w.logs_text());
+    let (state, results): (String, i64) = {
+        let r = sqlx::query("SELECT state, (SELECT count(*) FROM results) FROM jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((state.as_str(), results), ("running", 0));
+    pool.close().await;
+    w.delete_queues().await;
+}
+
 /// A document on which the pipeline hangs: each attempt times out, then it is dead-lettered and
 /// `failed`; the others are processed and the worker still stops on SIGTERM.
 #[tokio::test(flavor = "multi_thread")]

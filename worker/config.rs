@@ -176,6 +176,10 @@ pub struct ServiceConfig {
     /// A job recorded but not published after this long (a crash between commit and publish)
     /// is published again by the workers (seconds).
     pub republish_after_secs: u64,
+    /// On SIGTERM, the jobs in flight get this long to finish (seconds); those still running are
+    /// then stopped unacknowledged, so the broker delivers them again (nothing is lost), and the
+    /// worker exits in bounded time.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServiceConfig {
@@ -196,6 +200,7 @@ impl Default for ServiceConfig {
             metrics_token: None,
             settle_ms: 500,
             republish_after_secs: 60,
+            shutdown_grace_secs: 30,
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum Decision {
     DeadLetter(String),
 }
 
+/// The longest a close or cancel step of the shutdown may take.
+const CLOSE_STEP: Duration = Duration::from_secs(5);
+
 pub struct Worker {
     pub config: Config,
     pub engine: Arc<Engine>,
@@ -174,20 +177,36 @@ impl Worker {
                 }
                 while inflight.try_join_next().is_some() {}
             }
-            // Stop receiving, finish what is in flight (their acks go out on this channel).
-            let _ = jobs.cancel().await;
-            while inflight.join_next().await.is_some() {}
+            // Stop receiving, finish what is in flight (their acks go out on this channel). On
+            // shutdown within the grace period: a job still running after it is stopped before
+            // its ack (its transaction rolls back), so the broker delivers it again.
+            let _ = tokio::time::timeout(CLOSE_STEP, jobs.cancel()).await;
+            let drain = async { while inflight.join_next().await.is_some() {} };
+            if *shutdown.borrow() {
+                let grace = Duration::from_secs(s.shutdown_grace_secs);
+                if tokio::time::timeout(grace, drain).await.is_err() {
+                    tracing::warn!(
+                        left = inflight.len(),
+                        "shutdown grace period over: the jobs in flight are stopped unacknowledged and will be delivered again"
+                    );
+                    inflight.abort_all();
+                    while inflight.join_next().await.is_some() {}
+                }
+            } else {
+                drain.await;
+            }
             dead_task.abort();
-            jobs.close().await;
+            let _ = tokio::time::timeout(CLOSE_STEP, jobs.close()).await;
             if *shutdown.borrow() {
                 break;
             }
             self.broker.reset().await;
             tokio::time::sleep(backoff).await;
         }
-        self.broker.close().await;
+        // Bounded: a connection that does not answer does not keep the worker from exiting.
+        let _ = tokio::time::timeout(CLOSE_STEP, self.broker.close()).await;
         background.abort_all();
-        self.store.close().await;
+        let _ = tokio::time::timeout(CLOSE_STEP, self.store.close()).await;
         Ok(())
     }
 
