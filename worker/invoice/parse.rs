@@ -119,18 +119,22 @@ fn month_number(word: &str) -> Option<u32> {
     let w = word.trim_end_matches('.').to_lowercase();
     let w = w.as_str();
     Some(match w {
-        "janvier" | "janv" | "jan" | "january" | "januar" | "jänner" => 1,
-        "février" | "fevrier" | "févr" | "fevr" | "fév" | "fev" | "feb" | "february" | "februar" => 2,
-        "mars" | "mar" | "march" | "märz" | "maerz" => 3,
-        "avril" | "avr" | "apr" | "april" => 4,
-        "mai" | "may" => 5,
-        "juin" | "jun" | "june" | "juni" => 6,
-        "juillet" | "juil" | "jul" | "july" | "juli" => 7,
-        "août" | "aout" | "aug" | "august" => 8,
-        "septembre" | "sept" | "sep" | "september" => 9,
-        "octobre" | "oct" | "october" | "oktober" | "okt" => 10,
-        "novembre" | "nov" | "november" => 11,
-        "décembre" | "decembre" | "déc" | "dec" | "december" | "dezember" | "dez" => 12,
+        // French, English, German, Dutch, Spanish and Italian names and their usual abbreviations.
+        "janvier" | "janv" | "jan" | "january" | "januar" | "jänner" | "januari" | "enero" | "ene"
+        | "gennaio" | "gen" => 1,
+        "février" | "fevrier" | "févr" | "fevr" | "fév" | "fev" | "feb" | "february" | "februar"
+        | "februari" | "febrero" | "febbraio" => 2,
+        "mars" | "mar" | "march" | "märz" | "maerz" | "maart" | "mrt" | "marzo" => 3,
+        "avril" | "avr" | "apr" | "april" | "abril" | "abr" | "aprile" => 4,
+        "mai" | "may" | "mei" | "mayo" | "maggio" | "mag" => 5,
+        "juin" | "jun" | "june" | "juni" | "junio" | "giugno" | "giu" => 6,
+        "juillet" | "juil" | "jul" | "july" | "juli" | "julio" | "luglio" | "lug" => 7,
+        "août" | "aout" | "aug" | "august" | "augustus" | "agosto" => 8,
+        "septembre" | "sept" | "sep" | "september" | "septiembre" | "settembre" => 9,
+        "octobre" | "oct" | "october" | "oktober" | "okt" | "octubre" | "ottobre" | "ott" => 10,
+        "novembre" | "nov" | "november" | "noviembre" => 11,
+        "décembre" | "decembre" | "déc" | "dec" | "december" | "dezember" | "dez" | "diciembre" | "dic"
+        | "dicembre" => 12,
         _ => return None,
     })
 }
@@ -140,10 +144,11 @@ static DATE_NUMERIC: LazyLock<Regex> =
 static DATE_ISO: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{2})-(\d{2})\b").expect("iso date regex"));
 static DATE_DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d{1,2})(?:er|st|nd|rd|th)?\.?\s+([\p{L}]{3,9}\.?),?\s+(\d{4})\b").expect("date regex")
+    Regex::new(r"^(\d{1,2})(?:er|st|nd|rd|th)?\.?\s+(?:de\s+)?([\p{L}]{3,10}\.?),?\s+(?:de\s+)?(\d{4})\b")
+        .expect("date regex")
 });
 static DATE_MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([\p{L}]{3,9}\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\s?,?\s+(\d{4})\b").expect("date regex")
+    Regex::new(r"^([\p{L}]{3,10}\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\s?,?\s+(\d{4})\b").expect("date regex")
 });
 
 fn year4(y: &str) -> Option<i32> {
@@ -279,6 +284,11 @@ mod tests {
         assert_eq!(parse_date("12. März 2026", false).unwrap().0, d(2026, 3, 12));
         // A space before the comma ("August 3 , 2014", as some text layers space it).
         assert_eq!(parse_date("August 3 , 2014", false).unwrap().0, d(2014, 8, 3));
+        // Dutch, Spanish and Italian month names.
+        assert_eq!(parse_date("29 maart 2014", false).unwrap().0, d(2014, 3, 29));
+        assert_eq!(parse_date("8 de septiembre de 2022", false).unwrap().0, d(2022, 9, 8));
+        assert_eq!(parse_date("3 mei 2021", false).unwrap().0, d(2021, 5, 3));
+        assert_eq!(parse_date("12 settembre 2022", false).unwrap().0, d(2022, 9, 12));
         assert_eq!(parse_date("31/02/2026", false), None);
         assert_eq!(parse_date("d'échéance : 31/12/2026", false), None);
         assert_eq!(find_date("du 01/10/2026 au 31/10/2026", false).map(|x| (x.1, x.2)), Some((3, 13)));

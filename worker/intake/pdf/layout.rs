@@ -313,7 +313,13 @@ fn layout_frame(mut placed: Vec<Placed>, glyphs: &[Glyph]) -> String {
         let mut spaced = false;
         for p in &line {
             if p.space {
-                spaced = prev.is_some();
+                // A drawn space separates words only where it lies after the previous glyph; a
+                // space drawn over visible glyphs (a blank run overprinting a label) is no break.
+                if let Some((end, size)) = prev
+                    && p.x0 >= end - WORD_GAP * size.max(p.size)
+                {
+                    spaced = true;
+                }
                 continue;
             }
             if let Some((end, size)) = prev {
@@ -391,6 +397,14 @@ mod tests {
     fn drawn_spaces_are_kept_and_baselines_within_tolerance_join() {
         let text = page(&[(10.0, 100.0, "Nr 7"), (40.0, 101.0, "x")]);
         assert_eq!(text, "Nr 7 x");
+    }
+
+    #[test]
+    fn spaces_drawn_over_a_word_do_not_split_it() {
+        // "Factuurdatum:" then, later in the stream, two blanks drawn over its first letters
+        // (the "F actuurdatum" a generator's overprinted blank field gave).
+        let text = page(&[(10.0, 100.0, "Factuurdatum:"), (10.0, 100.0, "  "), (80.0, 100.0, "29")]);
+        assert_eq!(text, "Factuurdatum: 29");
     }
 
     #[test]
