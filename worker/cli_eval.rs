@@ -138,7 +138,9 @@ fn invoice2data(engine: &Engine, args: &Args) -> anyhow::Result<Vec<Scores>> {
     for entry in walkdir::WalkDir::new(root.join("templates")).sort_by_file_name() {
         let entry = entry?;
         let p = entry.path();
-        if !entry.file_type().is_file() || !p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+        if !entry.file_type().is_file()
+            || !p.extension().is_some_and(|e| matches!(e.to_str(), Some("yml" | "yaml" | "json")))
+        {
             continue;
         }
         let name = p.strip_prefix(&root).unwrap_or(p).display().to_string();

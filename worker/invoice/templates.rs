@@ -15,6 +15,8 @@
 //! bounded backtracking ([`pattern`]). A template that cannot be read or whose regex compiles in
 //! neither engine stops the engine at start, naming the file and the field.
 //!
+//! Keywords are searched in the text as extracted, the options then prepare the text the fields
+//! are read from (`remove_whitespace` removes spaces, not line breaks), as invoice2data does.
 //! Fields are searched in the page texts joined by `\n`; every value found by a regex is grounded
 //! to its span on its page; static values (and the issuer) are grounded to the keyword matches.
 
@@ -69,6 +71,8 @@ pub struct Options {
     pub remove_accents: bool,
     pub lowercase: bool,
     pub replace: Vec<(Regex, String)>,
+    /// `languages` (two-letter codes): the order of numeric dates no `date_formats` reads.
+    pub languages: Vec<String>,
 }
 
 /// One block rule of a `lines` parser.
@@ -462,6 +466,7 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
             match k.as_str() {
                 "currency" => options.currency = scalar(v),
                 "date_formats" => options.date_formats = strings(v),
+                "languages" => options.languages = strings(v),
                 "decimal_separator" => {
                     options.decimal = match scalar(v).as_deref() {
                         Some(",") => DecimalHint::Comma,
@@ -829,7 +834,8 @@ impl Template {
     fn prepare(&self, doc: &Document) -> Text {
         let mut t = Text::of(doc);
         if self.options.remove_whitespace {
-            t = t.map_chars(|c| if c.is_whitespace() { String::new() } else { c.to_string() });
+            // invoice2data removes the spaces (`re.sub(" +", "", …)`), not the line breaks.
+            t = t.map_chars(|c| if c == ' ' { String::new() } else { c.to_string() });
         }
         if self.options.remove_accents {
             t = t.map_chars(strip_accents);
@@ -878,10 +884,23 @@ impl Template {
                         }
                     }
                 }
-                let month_first = self.options.date_formats.iter().any(|f| f.starts_with("%m"));
-                parse_date(raw, month_first).map(|(d, _)| TemplateValue::Date(d))
+                parse_date(raw, self.month_first()).map(|(d, _)| TemplateValue::Date(d))
             }
         }
+    }
+
+    /// Numeric dates no `date_formats` reads: in the order of the formats given, else as
+    /// dateparser (invoice2data's fallback) reads them: in the order of the template's first
+    /// language (English month first, the others day first), month first without `languages`.
+    fn month_first(&self) -> bool {
+        let f = &self.options.date_formats;
+        if f.iter().any(|f| f.starts_with("%m")) {
+            return true;
+        }
+        if f.iter().any(|f| f.starts_with("%d")) {
+            return false;
+        }
+        self.options.languages.first().is_none_or(|l| l.eq_ignore_ascii_case("en"))
     }
 
     fn typed_as(&self, name: &str, types: &[(String, FieldType)], raw: &str) -> Option<TemplateValue> {
@@ -1038,8 +1057,10 @@ impl Template {
 
     /// Apply the template when its keywords match.
     pub fn apply(&self, doc: &Document) -> Option<TemplateMatch> {
+        // As invoice2data: keywords are searched in the text as extracted, the options
+        // (`remove_whitespace`, `lowercase`, `replace`…) prepare the text the fields are read from.
+        let keyword_locs = self.matches(doc, &Text::of(doc))?;
         let t = self.prepare(doc);
-        let keyword_locs = self.matches(doc, &t)?;
         Some(self.read(doc, &t, keyword_locs))
     }
 
@@ -1309,6 +1330,31 @@ options:
         let m = t.apply(&doc(&["ACME\nInvoice No. 12 34"])).unwrap();
         assert_eq!(m.fields[0].1, TemplateValue::Text("1234".into()));
         assert_eq!(m.fields[0].2.locations[0].text, "12 34");
+    }
+
+    #[test]
+    fn numeric_dates_without_formats_follow_the_language_as_dateparser() {
+        let date = |opts: &str| {
+            let y = format!("issuer: X\nkeywords: [ACME]\nfields:\n  date: Date (\\S+)\n{opts}");
+            let m = parse("x.yml", &y).unwrap().apply(&doc(&["ACME Date 03/04/2026"])).unwrap();
+            m.fields[0].1.clone()
+        };
+        let ymd = |m, d| TemplateValue::Date(NaiveDate::from_ymd_opt(2026, m, d).unwrap());
+        assert_eq!(date(""), ymd(3, 4));
+        assert_eq!(date("options:\n  languages: [en]\n"), ymd(3, 4));
+        assert_eq!(date("options:\n  languages: [fr]\n"), ymd(4, 3));
+        assert_eq!(date("options:\n  date_formats: ['%d.%m.%Y']\n"), ymd(4, 3));
+    }
+
+    #[test]
+    fn keywords_are_searched_before_the_options_and_line_breaks_stay() {
+        // invoice2data matches keywords in the extracted text ("WS Retail" with its space), then
+        // reads the fields from the prepared text: spaces removed, line breaks kept (`^…$` works).
+        let y = "issuer: X\nkeywords: ['WS Retail']\nfields:\n  invoice_number: (?m)^InvoiceNo:(\\S+)$\noptions:\n  remove_whitespace: true\n";
+        let t = parse("x.json", y).unwrap();
+        let m = t.apply(&doc(&["WS Retail Services\nInvoice No : # BLR_1\nTotal 3"])).unwrap();
+        assert_eq!(m.fields[0].1, TemplateValue::Text("#BLR_1".into()));
+        assert_eq!(m.fields[0].2.locations[0].text, "# BLR_1");
     }
 
     #[test]

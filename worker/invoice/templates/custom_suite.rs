@@ -181,8 +181,7 @@ fn invoice2data_custom_suite() {
             }
         }
     }
-    // The one difference: "01/08/2024" matches none of the template's `date_formats`, and
-    // invoice2data's fallback (dateparser without `languages`) reads it month first, ours day
-    // first (a template that means month first says so with a `%m/%d` date format).
-    assert_eq!(differences, vec![r#"table-groups.date_check_in: "2024-01-08" != "2024-08-01""#.to_string()]);
+    // Every expected field matches; "01/08/2024" matches none of the template's `date_formats`
+    // and is read month first, as invoice2data's fallback (dateparser without `languages`) does.
+    assert!(differences.is_empty(), "{differences:#?}");
 }
