@@ -273,6 +273,13 @@ fn value_after(
     if next.page != l.page {
         return None;
     }
+    // A date heading a column that is not the first of a row of cells: the cell of its rank below.
+    if kind == ValueKind::Date
+        && let Some((rank, header_cells)) = cell_rank(l.text, label_start)
+        && rank > 0
+    {
+        return date_in_cell(next, rank, header_cells);
+    }
     // A date may open its line with its preposition ("Rechnung Nr. 4711" / "vom 05.03.2018").
     let lead =
         if kind == ValueKind::Date { DATE_PREPOSITION.find(next.text).map_or(0, |m| m.end()) } else { 0 };
@@ -289,6 +296,67 @@ fn value_after(
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
+}
+
+/// The cells of a line laid out in columns (two or more spaces apart): byte ranges of their text.
+fn cells(t: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut spaces = 0;
+    for (i, c) in t.char_indices() {
+        if c.is_whitespace() {
+            spaces += 1;
+            continue;
+        }
+        match start {
+            None => start = Some(i),
+            Some(s) if spaces >= 2 => {
+                let end = t[..i].trim_end().len();
+                out.push((s, end));
+                start = Some(i);
+            }
+            _ => {}
+        }
+        spaces = 0;
+    }
+    if let Some(s) = start {
+        out.push((s, t.trim_end().len()));
+    }
+    out
+}
+
+/// The rank of the cell a label opens and the number of cells of its line, when the line is laid
+/// out in columns and the label starts a cell ("Rechnungsdatum   Fälligkeit   Betrag").
+fn cell_rank(t: &str, label_start: usize) -> Option<(usize, usize)> {
+    let at = label_start + (t[label_start..].len() - t[label_start..].trim_start().len());
+    let c = cells(t);
+    if c.len() < 2 {
+        return None;
+    }
+    Some((c.iter().position(|&(s, _)| s == at)?, c.len()))
+}
+
+/// The date filling the cell of `rank` in a row of cells under a header of `header_cells` cells.
+/// A row with fewer cells (an empty column) must hold no other date, so that a row missing an
+/// earlier cell cannot shift another column's date under the label.
+fn date_in_cell(row: &TextLine, rank: usize, header_cells: usize) -> Option<(Value, u32, usize, usize)> {
+    let c = cells(row.text);
+    if c.len() > header_cells {
+        return None;
+    }
+    let (s, e) = *c.get(rank)?;
+    let (d, len) = parse_date(&row.text[s..e], false)?;
+    if len != e - s {
+        return None;
+    }
+    let other_date = c
+        .iter()
+        .enumerate()
+        .any(|(k, &(s, e))| k != rank && super::parse::find_date(&row.text[s..e], false).is_some());
+    if c.len() < header_cells && other_date {
+        return None;
+    }
+    Some((Value::Date(d), row.page, row.start + s, row.start + e))
 }
 
 /// Two or more spaces between words: a line laid out in columns (a table header).
@@ -2163,5 +2231,73 @@ pub(crate) mod tests {
         let inv = extract(&d, rules());
         assert_eq!(inv.supplier.name.unwrap().value, "Coolblue B.V.");
         assert_eq!(inv.kind.unwrap().value, InvoiceKind::Invoice);
+    }
+
+    #[test]
+    fn seller_iban_labels_grouping_and_bank_details() {
+        let iban = |t: &str| extract(&doc(&[t]), rules()).iban.map(|g| g.value);
+        // A seller's IBAN label glued to its party; grouped digits.
+        assert_eq!(
+            iban("Verkäufer-IBAN       :  DE12 1234 4321 9876 00").as_deref(),
+            Some("DE1212344321987600")
+        );
+        assert_eq!(
+            iban("Zahlungsempfänger IBAN: DE02120300000000202051").as_deref(),
+            Some("DE02120300000000202051")
+        );
+        assert_eq!(
+            iban("IBAN-Nr.:   DE08 7009 0100 1234 5678 90").as_deref(),
+            Some("DE08700901001234567890")
+        );
+        // Printed with a wrong length or check digits: read as printed (the check flags it).
+        assert_eq!(iban("Verkäufer-IBAN : DE5467894567876500").as_deref(), Some("DE5467894567876500"));
+        // The buyer's account (a direct debit) is not where the invoice is paid.
+        assert_eq!(iban("Käufer-IBAN :  DE21860000000086001055"), None);
+        // Under a bank details label ending its line.
+        assert_eq!(
+            iban(
+                "überweisen Sie bitte auf folgende Bankverbindung:\nDE75123456780000001234, BIC WELADED1MST"
+            )
+            .as_deref(),
+            Some("DE75123456780000001234")
+        );
+        // A Norwegian IBAN after the label is not a "No." of the label.
+        assert_eq!(iban("IBAN NO9386011117947").as_deref(), Some("NO9386011117947"));
+    }
+
+    #[test]
+    fn due_dates_in_payment_sentences_and_under_column_headers() {
+        let due = |t: &str| extract(&doc(&[t]), rules()).due_date.map(|g| g.value.to_string());
+        assert_eq!(due("Please remit until 2019-07-01.").as_deref(), Some("2019-07-01"));
+        assert_eq!(
+            due("Der Betrag in Höhe von EUR 529,87 wird am 20.03.2014 von Ihrem Konto abgebucht.").as_deref(),
+            Some("2014-03-20")
+        );
+        assert_eq!(due("Bitte überweisen Sie den Betrag bis zum 15.02.2024.").as_deref(), Some("2024-02-15"));
+        assert_eq!(due("Fälligkeitsdatum: 9.12.2017").as_deref(), Some("2017-12-09"));
+        assert_eq!(due("Montant à payer avant le 15/01/2025").as_deref(), Some("2025-01-15"));
+        // Future instalments ("zu den Fälligkeiten …") are not this invoice's due date.
+        assert_eq!(due("Wir würden dann zu den Fälligkeiten\n01.07.2014, 01.10.2014 abbuchen."), None);
+        // A label glued to the next column's header by the text layer.
+        assert_eq!(due("Beschreibung FälligkeitTeilzahlung\n04.04.2018").as_deref(), Some("2018-04-04"));
+        // A date under its column header: the cell of the same rank, not the row's first date.
+        assert_eq!(
+            due("Invoice Date   Due Date   Amount\n01/02/2024   15/02/2024   100.00").as_deref(),
+            Some("2024-02-15")
+        );
+        assert_eq!(
+            due("Beschreibung   Fälligkeit   Teilzahlung\nDer Rechnungsbetrag wurde bereits beglichen.   03.10.2018")
+                .as_deref(),
+            Some("2018-10-03")
+        );
+        // A row missing a cell holding another date: which column is which cannot be told.
+        assert_eq!(due("Kunde   Rechnungsdatum   Fälligkeit\n01.02.2024   15.02.2024"), None);
+        // A row missing a cell whose cell under the label is not a date.
+        assert_eq!(
+            due(
+                "Your Reference   Salesperson   Due Date   Payment Terms\nDetlef Hembrock   March 3, 2026   14 days"
+            ),
+            None
+        );
     }
 }
