@@ -161,6 +161,8 @@ fn ocr_path(config: &Config, scan: &Path) {
 fn memory(liasse: &Path, scan: &Path) {
     println!("\n## Peak memory: `liasse process` on the 100-page scan (2 OCR threads)");
     let start = Instant::now();
+    // Reaped below by wait4 (for its rusage), which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(liasse)
         .args(["process", scan.to_str().unwrap()])
         .env("LIASSE_OCR__THREADS", "2")

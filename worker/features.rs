@@ -151,11 +151,9 @@ fn einvoice_text(e: &crate::einvoice::EInvoice) -> String {
 /// Every string value of a JSON tree that is not an XML path or a line reference.
 fn collect_strings(v: &serde_json::Value, out: &mut String) {
     match v {
-        serde_json::Value::String(s) => {
-            if !s.starts_with('/') {
-                out.push_str(s);
-                out.push('\n');
-            }
+        serde_json::Value::String(s) if !s.starts_with('/') => {
+            out.push_str(s);
+            out.push('\n');
         }
         serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
         serde_json::Value::Object(o) => {
@@ -440,7 +438,7 @@ mod tests {
         let mags: Vec<f32> = s.values.iter().map(|x| x.abs()).collect();
         // ln(1+2) and ln(1+1), normalised.
         let n = (3f32.ln().powi(2) + 2f32.ln().powi(2)).sqrt();
-        let mut want = vec![3f32.ln() / n, 2f32.ln() / n];
+        let mut want = [3f32.ln() / n, 2f32.ln() / n];
         let mut have = mags.clone();
         want.sort_by(f32::total_cmp);
         have.sort_by(f32::total_cmp);

@@ -94,10 +94,7 @@ pub fn read(intake: &Intake, bytes: &[u8], hash: ContentHash, source: Source, de
     let mut items = Vec::new();
     let mut seen = HashSet::new();
     let mut skipped_over_limit = 0u64;
-    let mut index = 0u32;
-    for part in message.attachments() {
-        let this = index;
-        index += 1;
+    for (this, part) in (0u32..).zip(message.attachments()) {
         if !is_document_part(part) {
             continue;
         }

@@ -484,8 +484,10 @@ pub fn compile(file: &str, v: &Value) -> Result<Template, InvoiceError> {
                             return Err(err(file, "replace entries are [pattern, replacement]"));
                         };
                         // Python's \g<name> and \1 become ${name} and ${1}.
-                        let to = regex::Regex::new(r"\\g<(\w+)>|\\(\d)")
-                            .expect("static regex")
+                        static PY_GROUP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                            regex::Regex::new(r"\\g<(\w+)>|\\(\d)").expect("static regex")
+                        });
+                        let to = PY_GROUP
                             .replace_all(to, |c: &regex::Captures| {
                                 format!("${{{}}}", c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or(""))
                             })
@@ -1107,7 +1109,7 @@ impl Template {
         }
         let mut table_fields = Vec::new();
         for table in &self.tables {
-            self.read_table(doc, &t, table, &mut table_fields);
+            self.read_table(doc, t, table, &mut table_fields);
         }
         for (name, v, locations) in table_fields {
             if !locations.is_empty() && !fields.iter().any(|f| f.0 == name) {
@@ -1118,7 +1120,7 @@ impl Template {
         for spec in &self.lines {
             let mut rows = Vec::new();
             for rule in &spec.rules {
-                self.read_lines(doc, &t, rule, &mut rows);
+                self.read_lines(doc, t, rule, &mut rows);
             }
             lines.push((spec.name.clone(), rows));
         }

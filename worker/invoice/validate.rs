@@ -33,7 +33,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A SIRET is valid by Luhn, except La Poste's (SIREN 356000000), whose digits sum to a multiple

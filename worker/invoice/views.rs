@@ -92,8 +92,8 @@ pub fn map_span(layout: &str, stream: &str, span: Span) -> Option<Span> {
         let start = squeezed[p].0;
         let (last_at, last) = squeezed[p + n - 1];
         let end = last_at + last.len_utf8();
-        let boundaries = u8::from(starts_word == !word(stream[..start].chars().next_back()))
-            + u8::from(ends_word == !word(stream[end..].chars().next()));
+        let boundaries = u8::from(starts_word != word(stream[..start].chars().next_back()))
+            + u8::from(ends_word != word(stream[end..].chars().next()));
         let same_before = ctx_before.iter().zip(chars[..p].iter().rev()).take_while(|(a, b)| a == b).count();
         let from_label = label_ends.iter().filter(|&&e| e <= p).map(|&e| p - e).min().unwrap_or(usize::MAX);
         let same_after = ctx_after.iter().zip(&chars[p + n..]).take_while(|(a, b)| a == b).count();

@@ -834,7 +834,7 @@ impl Store {
         super::audit(
             &mut tx,
             actor.kind(),
-            &actor.name(),
+            actor.name(),
             decision.name(),
             content_hash,
             Some(result),
