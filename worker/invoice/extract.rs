@@ -93,7 +93,14 @@ struct Candidate {
     end: usize,
     rule: String,
     line_index: usize,
+    /// A party identifier under a label addressed to the reader ("Uw BTW nummer", "Your VAT
+    /// number"): the customer's, wherever it is printed.
+    yours: bool,
 }
+
+/// "Your", "Uw", "Votre", "Ihre" right before a label.
+static YOUR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|\W)(?:your|uw|jouw|votre|vos|ihre?)\s*$").expect("your regex"));
 
 static ID_TOKEN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]{0,38}[A-Za-z0-9]|^[0-9]").expect("id regex"));
@@ -131,16 +138,27 @@ pub fn iban_valid(iban: &str) -> bool {
 /// Read a value of `kind` at the start of `rest`; (value, bytes used, bytes skipped before it).
 fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
     let trimmed = rest.trim_start();
-    let skip = rest.len() - trimmed.len();
+    let mut skip = rest.len() - trimmed.len();
     let r = trimmed;
     let v = match kind {
         ValueKind::Id => {
+            // A number sign before the identifier ("Invoice No : # BLR_WFLD2015…", "# inv_1").
+            let hashed = r.strip_prefix('#').map(str::trim_start).filter(|h| !h.is_empty());
+            let r = match hashed {
+                Some(h) => {
+                    skip += r.len() - h.len();
+                    h
+                }
+                None => r,
+            };
             let m = ID_TOKEN.find(r)?;
             let t = m.as_str();
-            // Not a date, nor the day opening one ("Beitragsrechnung 24. Januar 2014").
+            // Not a date, nor the day opening one ("Beitragsrechnung 24. Januar 2014"); after a
+            // number sign, more than a row number ("# 1").
             if !t.bytes().any(|b| b.is_ascii_digit())
                 || parse_date(t, false).is_some()
                 || parse_date(r, false).is_some()
+                || (hashed.is_some() && t.len() < 3)
             {
                 return None;
             }
@@ -234,6 +252,25 @@ fn value_after(
     let l = &lines[i];
     let mut rest = &l.text[from..];
     let mut at = from;
+    if kind == ValueKind::Amount {
+        // Past a footnote mark ("Tax * $0.00") and the date the amount is due on ("Amount due on
+        // August 3 , 2014 $4.11").
+        let t = rest.trim_start().trim_start_matches(['*', '†']);
+        if t.len() < rest.trim_start().len() && t.starts_with(' ') {
+            at += rest.len() - t.len();
+            rest = t;
+        }
+        if let Some(p) = DATE_PREPOSITION.find(rest)
+            && let Some((_, len)) = parse_date(&rest[p.end()..], false)
+        {
+            let after = &rest[p.end() + len..];
+            let t = after.trim_start_matches([' ', ':', ',']);
+            if t.len() < after.len() {
+                at += rest.len() - t.len();
+                rest = t;
+            }
+        }
+    }
     if let Some((v, len, skip)) = read_value(kind, rest) {
         return Some((v, l.page, l.start + at + skip, l.start + at + skip + len));
     }
@@ -263,12 +300,30 @@ fn value_after(
         ValueKind::Date => true,
         _ => ends_line,
     };
+    // A header cell of a row of labels above a row of values ("Klant   Order   Factuur datum   …" /
+    // "SCONL…   SCONL…   8-9-2022   …").
+    let grid = || {
+        (matches!(kind, ValueKind::Id | ValueKind::Date) && TABLE_GAP.is_match(l.text))
+            .then(|| value_in_grid(kind, lines, i, label_start, from))
+            .flatten()
+    };
     if !ok {
         if kind == ValueKind::Amount && TABLE_GAP.is_match(l.text) {
             return value_in_column(lines, i, label_start, from);
         }
-        return None;
+        return grid();
     }
+    value_below(kind, lines, i, label_start).or_else(grid)
+}
+
+/// The value at the start of the next non-empty line (within three) of the same page.
+fn value_below(
+    kind: ValueKind,
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
     let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
     if next.page != l.page {
         return None;
@@ -361,6 +416,34 @@ fn date_in_cell(row: &TextLine, rank: usize, header_cells: usize) -> Option<(Val
 
 /// Two or more spaces between words: a line laid out in columns (a table header).
 static TABLE_GAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S {2,}\S").expect("gap regex"));
+/// A cell of a line laid out in columns: words separated by single spaces.
+static CELL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S+(?: \S+)*").expect("cell regex"));
+
+/// A value under its label in a grid: the label is a whole cell of a line laid out in columns, the
+/// next non-empty line of the page has as many cells, and the cell at the label's position is
+/// exactly one value of `kind`.
+fn value_in_grid(
+    kind: ValueKind,
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+    label_end: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
+    let head: Vec<regex::Match> = CELL.find_iter(l.text).collect();
+    let k = head
+        .iter()
+        .position(|c| label_start <= c.start() && c.end() <= label_end && c.start() < label_end)?;
+    let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
+    let row: Vec<regex::Match> = CELL.find_iter(next.text).collect();
+    if next.page != l.page || head.len() < 2 || row.len() != head.len() {
+        return None;
+    }
+    let cell = row[k];
+    let (v, len, skip) = read_value(kind, cell.as_str())?;
+    (skip == 0 && len == cell.len())
+        .then(|| (v, next.page, next.start + cell.start(), next.start + cell.end()))
+}
 
 /// An amount under its column header, in a table printed in fixed columns ("Nettobetrag    MwSt-Betrag
 /// …  Endbetrag" above one row per rate, then the totals row): the amount of the table's last row
@@ -439,13 +522,18 @@ fn candidates(rule: &FieldRule, lines: &[TextLine]) -> Vec<Vec<Candidate>> {
         let mut found = Vec::new();
         for (i, l) in lines.iter().enumerate() {
             // A value before a label ending the line wins over one on the next line.
-            let mut hit =
-                before.and_then(|b| b.find(l.text)).and_then(|m| value_before(rule.kind, l, m.start()));
+            let mut hit = before
+                .and_then(|b| b.find(l.text))
+                .and_then(|m| value_before(rule.kind, l, m.start()).map(|h| (h, m.start())));
             if hit.is_none() {
-                hit = re.find_iter(l.text).find_map(|m| value_after(rule.kind, lines, i, m.start(), m.end()));
+                hit = re.find_iter(l.text).find_map(|m| {
+                    value_after(rule.kind, lines, i, m.start(), m.end()).map(|h| (h, m.start()))
+                });
             }
-            if let Some((value, page, start, end)) = hit {
-                found.push(Candidate { value, page, start, end, rule: id.clone(), line_index: i });
+            if let Some(((value, page, start, end), label_start)) = hit {
+                let party_id = matches!(rule.kind, ValueKind::Vat | ValueKind::Siren | ValueKind::Siret);
+                let yours = party_id && YOUR.is_match(&l.text[..label_start]);
+                found.push(Candidate { value, page, start, end, rule: id.clone(), line_index: i, yours });
             }
         }
         per_label.push(found);
@@ -543,6 +631,14 @@ static LEGAL_CAPITAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(\p{L}.{1,59}?),?\s+(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SCOP|SELARL|SCA)\s+(?i:au|à)\s+(?i:capital)\b")
         .expect("capital regex")
 });
+/// The first line of a legal footer that does not name the company ("Siège social : 16 rue …",
+/// "Sarl au capital de 10 000€ – …"): the name is the line above it.
+static LEGAL_UNNAMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(?:si[èe]ge\s*social\b|(?:SA|SAS|SASU|SARL|EURL|SNC|SCI|SELARL)\s+(?:au|à)\s+capital\b)",
+    )
+    .expect("unnamed footer regex")
+});
 static POSTCODE_TOWN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[A-Z]{1,2}[- ]?)?\d{4,5}\s+\p{Lu}").expect("postcode regex"));
 static CONTACT_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -553,6 +649,27 @@ static CONTACT_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static PAGE_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^\s*(?:page|seite)\s*\d").expect("page regex"));
+
+/// Words of a sentence, not of a name ("Our Olive Oil is delivered in a re-usable glass
+/// container", "All AWS Services are sold by …").
+static SENTENCE_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:is|are|was|were|will|been|has|have|had|please|thank|sont|sera|ist|sind|wird|werden|zijn|wordt|heeft)\b")
+        .expect("sentence regex")
+});
+/// Column headers of a line-item table ("Artikel Omschrijving Prijs BTW Hoeveelheid Bedrag").
+static COLUMN_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:description|d[ée]signation|omschrijving|beschreibung|bezeichnung|artikel|article|item|qty|quantity|quantit[ée]|qt[ée]|menge|aantal|hoeveelheid|price|prix|prijs|preis|unit|unit[ée]|rate|amount|montant|bedrag|betrag|total|totaal|vat|tva|btw|mwst|tax|taxes|discount|remise|rabatt)\b")
+        .expect("column regex")
+});
+
+/// A line that reads as a sentence, a table header or lower-case prose, never a party's name:
+/// four words or more with a verb, three column headers or more, no capital letter at all.
+fn prose_or_header(t: &str) -> bool {
+    let words = t.split_whitespace().count();
+    (words >= 4 && SENTENCE_WORD.is_match(t))
+        || COLUMN_WORD.find_iter(t).count() >= 3
+        || (has_letters(t, 2) && !t.chars().any(char::is_uppercase))
+}
 
 fn has_letters(s: &str, n: usize) -> bool {
     s.chars().filter(|c| c.is_alphabetic()).count() >= n
@@ -610,8 +727,11 @@ fn name_like(rules: &InvoiceRules, t: &str) -> bool {
         && digits * 2 < letters
         && t.len() <= 80
         && !t.contains(':')
+        // Not a remark ("(Not to be used for payment remittance)").
+        && !t.trim_start().starts_with('(')
         && !CONTACT_LINE.is_match(t)
         && !PAGE_LINE.is_match(t)
+        && !prose_or_header(t)
         && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
 }
 
@@ -654,7 +774,10 @@ fn supplier_from_section(
     in_block: &dyn Fn(usize) -> bool,
 ) -> Option<(Grounded<String>, usize)> {
     let labels = rules.supplier_labels.as_ref()?;
-    let start = lines.iter().enumerate().position(|(i, l)| !in_block(i) && labels.is_match(l.text))?;
+    let Some(start) = lines.iter().enumerate().position(|(i, l)| !in_block(i) && labels.is_match(l.text))
+    else {
+        return supplier_from_inline_label(doc, rules, lines, in_block);
+    };
     let page = lines[start].page;
     let section: Vec<usize> = (start + 1..lines.len())
         .take_while(|&j| lines[j].page == page && !rules.customer_labels.is_match(lines[j].text))
@@ -675,6 +798,26 @@ fn supplier_from_section(
     let j = section.into_iter().find(|&j| name_like(rules, lines[j].text.trim()))?;
     let l = &lines[j];
     name_at(doc, l, 0, l.text.len(), "supplier_name.section", 0.85).map(|g| (g, j))
+}
+
+/// The seller's label and name on one line ("Sold By : Name", "Name, Sold By :").
+fn supplier_from_inline_label(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    let inline = rules.supplier_label_inline.as_ref()?;
+    lines.iter().enumerate().filter(|(i, _)| !in_block(*i)).find_map(|(i, l)| {
+        let c = inline.captures(l.text)?;
+        let m = c.name("after").or(c.name("before"))?;
+        let name = m.as_str().trim().trim_end_matches([',', ';']).trim_end();
+        let from = m.start() + (m.as_str().len() - m.as_str().trim_start().len());
+        (name_like(rules, name) && name.len() <= 60)
+            .then(|| name_at(doc, l, from, from + name.len(), "supplier_name.inline_label", 0.85))
+            .flatten()
+            .map(|g| (g, i))
+    })
 }
 
 static SENDER_SEPARATOR: LazyLock<Regex> =
@@ -813,17 +956,33 @@ fn supplier_name_and_address(
             // postcode and town.
             && t.starts_with(|c: char| c.is_alphanumeric())
             && !POSTCODE_TOWN.is_match(t)
+            // Nor a sentence, a table header or lower-case prose.
+            && !prose_or_header(t)
             // Nor a line of figures (a line item, a date).
             && t.chars().filter(char::is_ascii_digit).count() * 2 < t.chars().filter(|c| c.is_alphabetic()).count()
     });
     // The legal footer ("Name – SAS au capital de…", "Name – Registered in…").
-    let footer = lines.iter().find_map(|l| {
-        let c = LEGAL_FOOTER.captures(l.text).or_else(|| LEGAL_CAPITAL.captures(l.text))?;
-        let m = c.get(1)?;
-        let name = m.as_str().trim();
-        (has_letters(name, 2) && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(name)))
-            .then(|| (l, m.start(), name))
-    });
+    let footer = lines
+        .iter()
+        .find_map(|l| {
+            let c = LEGAL_FOOTER.captures(l.text).or_else(|| LEGAL_CAPITAL.captures(l.text))?;
+            let m = c.get(1)?;
+            let name = m.as_str().trim();
+            (has_letters(name, 2) && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(name)))
+                .then(|| (l, m.start(), name))
+        })
+        .or_else(|| {
+            // "NETPRESSE" / "Siège social : 16 rue Mollien …": the name line directly above a
+            // legal footer that does not name the company.
+            let i = lines.iter().position(|l| LEGAL_UNNAMED.is_match(l.text))?;
+            let above = lines[..i].iter().rev().find(|l| !l.text.trim().is_empty())?;
+            let name = above.text.trim();
+            (above.page == lines[i].page
+                && name_like(rules, name)
+                && name.len() <= 60
+                && !name.chars().any(|c| c.is_ascii_digit()))
+            .then(|| (above, above.text.len() - above.text.trim_start().len(), name))
+        });
     // "Papeterie Fournier FACTURE": the name without the title OCR joined to it.
     let first_text = |l: &TextLine| -> usize {
         let cut = rules
@@ -1389,8 +1548,8 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
     let lookup = |name: FieldName, scope: Scope| {
         let r = rules.field(name)?;
         let c = pick(r, &lines, |c| match scope {
-            Scope::OutsideCustomer => !in_block(c),
-            Scope::Customer => in_block(c),
+            Scope::OutsideCustomer => !in_block(c) && !c.yours,
+            Scope::Customer => in_block(c) || c.yours,
             Scope::Anywhere => true,
         })?;
         Some((r, c))
@@ -1505,12 +1664,167 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
             )
         });
     }
+    // The totals row of a table whose columns are net, VAT and gross, for the totals no label gave.
+    if let Some([n, v, g]) = totals_table(doc, &lines) {
+        let agrees = |have: &Option<Grounded<Decimal>>, t: &Grounded<Decimal>| {
+            have.as_ref().is_none_or(|h| h.value == t.value)
+        };
+        if agrees(&inv.net_total, &n) && agrees(&inv.vat_total, &v) && agrees(&inv.gross_total, &g) {
+            inv.net_total.get_or_insert(n);
+            inv.vat_total.get_or_insert(v);
+            inv.gross_total.get_or_insert(g);
+        }
+    }
     // Derived totals, when one of the three is not printed.
     derive_totals(&mut inv);
     if inv.is_credit_note() {
         sign_credit_note(&mut inv);
     }
     inv
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Net,
+    Vat,
+    Gross,
+}
+
+static NET_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:ht|h\.t\.?|hors\s*taxes?|net|netto|excl\.?|exclusief|excluding|ohne|grondslag|base|basis)$",
+    )
+    .expect("net word")
+});
+static EXCL_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(?:excl\.?|exclusief|excluding|ohne)$").expect("excl word"));
+static VAT_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(?:tva|vat|mwst\.?|ust\.?|btw|tax|iva)$").expect("vat word"));
+static GROSS_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:ttc|t\.t\.c\.?|brutto|gross|incl\.?|inkl\.?|inclusief|including|total|totaal|gesamt)$",
+    )
+    .expect("gross word")
+});
+static TOTAL_ROW: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:total|totaal|totaux|summe|gesamt)").expect("total row"));
+
+/// The column types a table header names, in order ("Montant EUR HT   Montant TVA   Montant EUR
+/// TTC", "BTW %   Grondslag BTW bedrag   Totaal"): a VAT word before "%" names the rate column
+/// (none); "Total"/"incl."/"excl." before another type word qualify it ("Total HT", "incl. BTW").
+fn header_columns(t: &str) -> Vec<Column> {
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let mut out = Vec::new();
+    let mut j = 0;
+    while j < words.len() {
+        let w = words[j];
+        let next = words.get(j + 1).copied().unwrap_or("");
+        let typed = |x: &str| NET_WORD.is_match(x) || VAT_WORD.is_match(x) || GROSS_WORD.is_match(x);
+        let col = if NET_WORD.is_match(w) {
+            // "excl. BTW", "HT" …: net, and the VAT word after "excl." is part of it.
+            if EXCL_WORD.is_match(w) && VAT_WORD.is_match(next) {
+                j += 1;
+            }
+            Some(Column::Net)
+        } else if VAT_WORD.is_match(w) {
+            (!next.starts_with('%')).then_some(Column::Vat)
+        } else if GROSS_WORD.is_match(w) {
+            if typed(next) && !w.to_lowercase().starts_with("in") {
+                // "Total HT", "Total TVA", "Total TTC": the next word says which.
+                None
+            } else {
+                if VAT_WORD.is_match(next) {
+                    j += 1; // "incl. BTW"
+                }
+                Some(Column::Gross)
+            }
+        } else {
+            None
+        };
+        out.extend(col);
+        j += 1;
+    }
+    out
+}
+
+/// The totals row of a table laid out with net, VAT and gross columns: a row labelled total, or a
+/// row of amounts alone equal to the sum of the rows above it, whose last three amounts fit the
+/// header's columns with net + VAT = gross. (net, VAT, gross)
+fn totals_table(doc: &Document, lines: &[TextLine]) -> Option<[Grounded<Decimal>; 3]> {
+    let mut found = None;
+    for (i, h) in lines.iter().enumerate() {
+        let cols = header_columns(h.text);
+        if cols.len() != 3
+            || ![Column::Net, Column::Vat, Column::Gross].iter().all(|c| cols.contains(c))
+            || find_amount(h.text, DecimalHint::Auto).is_some()
+        {
+            continue;
+        }
+        let mut sums = [Decimal::ZERO; 3];
+        let mut body = 0;
+        let mut blanks = 0;
+        for r in lines[i + 1..].iter().take(12) {
+            if r.page != h.page {
+                break;
+            }
+            if r.text.trim().is_empty() {
+                blanks += 1;
+                if blanks >= 2 {
+                    break;
+                }
+                continue;
+            }
+            blanks = 0;
+            // The row's last three whitespace-separated tokens, each exactly one amount.
+            let toks: Vec<(usize, &str)> = r
+                .text
+                .split_whitespace()
+                .map(|t| (t.as_ptr() as usize - r.text.as_ptr() as usize, t))
+                .collect();
+            if toks.len() < 3 {
+                break;
+            }
+            let last = &toks[toks.len() - 3..];
+            let vals: Option<Vec<Decimal>> = last
+                .iter()
+                .map(|(_, t)| {
+                    parse_amount(t, DecimalHint::Auto).filter(|a| a.len == t.len()).map(|a| a.value)
+                })
+                .collect();
+            let Some(vals) = vals else { break };
+            let at = |c: Column| cols.iter().position(|x| *x == c);
+            let (n, v, g) = (at(Column::Net)?, at(Column::Vat)?, at(Column::Gross)?);
+            if vals[n] + vals[v] != vals[g] {
+                break;
+            }
+            let lead = &r.text[..last[0].0];
+            let labelled = TOTAL_ROW.is_match(lead);
+            let sum_row = lead.trim().is_empty() && body > 0 && vals.iter().zip(&sums).all(|(a, b)| a == b);
+            if labelled || sum_row {
+                let gr = |k: usize| {
+                    let (off, t) = last[k];
+                    grounded(
+                        vals[k],
+                        evidence(
+                            doc,
+                            r.page,
+                            r.start + off,
+                            r.start + off + t.len(),
+                            Method::Layout { rule: "totals.table_row".into() },
+                            0.85,
+                        ),
+                    )
+                };
+                found = Some([gr(n)?, gr(v)?, gr(g)?]);
+                continue;
+            }
+            for (s, x) in sums.iter_mut().zip(&vals) {
+                *s += *x;
+            }
+            body += 1;
+        }
+    }
+    found
 }
 
 /// ISO 4217 codes of the currencies an invoice is likely to be in.
@@ -2299,5 +2613,94 @@ pub(crate) mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn identifier_after_a_number_sign() {
+        let d = doc(&["Invoice No : # BLR_WFLD20151000982590\nGrand Total Rs 319.00"]);
+        let inv = extract(&d, rules());
+        let n = inv.number.as_ref().unwrap();
+        assert_eq!(
+            (n.value.as_str(), at(&d, n).as_str()),
+            ("BLR_WFLD20151000982590", "BLR_WFLD20151000982590")
+        );
+        assert_eq!(inv.currency.unwrap().value, "INR");
+        let d = doc(&["Sammy Maystone\nINVOICE\n# invoice_number_1\nTotal: $127.50"]);
+        assert_eq!(extract(&d, rules()).number.unwrap().value, "invoice_number_1");
+        // A row number after "#" is not an invoice number.
+        let d = doc(&["INVOICE\n# 1 Widget\nTotal: $12.00"]);
+        assert!(extract(&d, rules()).number.is_none());
+    }
+
+    #[test]
+    fn amount_past_a_footnote_mark_and_its_due_date() {
+        let d = doc(&["Invoice Number: 42183017\nTOTAL AMOUNT DUE ON August 3 , 2014 $4.11\nTax * $0.00"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.gross_total.unwrap().value.to_string(), "4.11");
+        assert_eq!(inv.vat_total.unwrap().value.to_string(), "0.00");
+        assert_eq!(inv.net_total.unwrap().value.to_string(), "4.11");
+    }
+
+    #[test]
+    fn supplier_name_is_not_prose_a_table_header_or_a_remark() {
+        for first in [
+            "Our Olive Oil is delivered in a re-usable glass container",
+            "Artikel Omschrijving Prijs BTW Hoeveelheid Bedrag",
+            "manufacturer box for",
+            "Kopie factuur",
+        ] {
+            let d = doc(&[&format!("{first}\nInvoice no: 12345\nTotal: $12.00")]);
+            assert!(extract(&d, rules()).supplier.name.is_none(), "{first}");
+        }
+        // The seller's section past a remark; the seller's label with its name on one line.
+        let d = doc(&[
+            "All AWS Services are sold by Amazon Web Services, Inc.\n Service Provider:\n(Not to be used for payment remittance)\nAmazon Web Services, Inc.\n410 Terry Ave North",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Amazon Web Services, Inc.");
+        let d = doc(&[
+            "Shipping Address\nA Customer\nWS Retail Services Pvt. Ltd., Sold By :\nInvoice No : 4711",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "WS Retail Services Pvt. Ltd.");
+        // The name above a legal footer that does not name the company.
+        let d = doc(&[
+            "ALEXINUX\nFacture n° 2022089083\n NETPRESSE\nSiège social : 16 rue Mollien - 92100 BOULOGNE\nSarl au capital de 10 000€",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "NETPRESSE");
+    }
+
+    #[test]
+    fn dutch_vat_id_and_the_readers_own_vat_id() {
+        let d = doc(&["Coolblue B.V.\nBTW NL810433941B01\nFactuurnummer: 993548900"]);
+        assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "NL810433941B01");
+        let d = doc(&["NL810433941B01BTW\nFactuurnummer: 993548900"]);
+        assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "NL810433941B01");
+        let d = doc(&["Factuur 4711\nUw BTW nummer: NL00333599698"]);
+        let inv = extract(&d, rules());
+        assert!(inv.supplier.vat_id.is_none());
+        assert_eq!(inv.customer.vat_id.unwrap().value, "NL00333599698");
+    }
+
+    #[test]
+    fn header_fields_in_a_grid_and_totals_in_a_table() {
+        let d = doc(&[
+            "Kopie factuur\nKlant   Order   Factuur datum   Factuur   Vervaldatum\n\nSCONL0303006280999   SCONL000000444   8-9-2022   VF1005193039   22-9-2022\n\nBTW %   Grondslag BTW bedrag   Totaal\n21 %   41,31   8,68   49,99\n41,31   8,68   49,99",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.number.unwrap().value, "VF1005193039");
+        assert_eq!(inv.issue_date.unwrap().value.to_string(), "2022-09-08");
+        assert_eq!(inv.due_date.unwrap().value.to_string(), "2022-09-22");
+        assert_eq!(inv.net_total.unwrap().value.to_string(), "41.31");
+        assert_eq!(inv.vat_total.unwrap().value.to_string(), "8.68");
+        assert_eq!(inv.gross_total.unwrap().value.to_string(), "49.99");
+        let d = doc(&[
+            "Facture n°562044387 du 02 Juillet 2015\nDate limite de paiement le 05 Juillet 2015   29.99 € TTC\nMontant EUR HT   Montant TVA   Montant EUR TTC\n\nAbonnements   24.99   5.00   29.99\nCommunications   0.00   0.00   0.00\n\nTotal facture   24.99   5.00   29.99\nTVA 20% payée sur les encaissements   5.00",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.due_date.unwrap().value.to_string(), "2015-07-05");
+        assert_eq!(inv.net_total.unwrap().value.to_string(), "24.99");
+        assert_eq!(inv.gross_total.unwrap().value.to_string(), "29.99");
+        // A row that does not add up is not a totals row.
+        let d = doc(&["Invoice no: 12345\nNet   VAT   Gross\nTotal   10.00   2.00   13.00"]);
+        assert!(extract(&d, rules()).net_total.is_none());
     }
 }

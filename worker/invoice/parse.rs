@@ -28,7 +28,7 @@ pub enum DecimalHint {
 
 static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(?P<pre>€|\$|£|EUR\b|USD\b|GBP\b|CHF\b)?\s?(?P<sign>[-−])?\s?(?P<num>\d{1,3}(?:[  .,'’]\d{3})+(?:[.,]\d{1,4})?|\d+(?:[.,]\d{1,4})?)(?P<post>\s?(?:€|EUR\b|USD\b|GBP\b|CHF\b|\$|£))?",
+        r"^(?P<pre>€|\$|£|₹|EUR\b|USD\b|GBP\b|CHF\b|INR\b|Rs\.?)?\s?(?P<sign>[-−])?\s?(?P<num>\d{1,3}(?:[  .,'’]\d{3})+(?:[.,]\d{1,4})?|\d+(?:[.,]\d{1,4})?)(?P<post>\s?(?:€|EUR\b|USD\b|GBP\b|CHF\b|INR\b|\$|£|₹))?",
     )
     .expect("amount regex")
 });
@@ -39,6 +39,8 @@ fn currency_code(sym: &str) -> Option<&'static str> {
         "$" | "USD" => Some("USD"),
         "£" | "GBP" => Some("GBP"),
         "CHF" => Some("CHF"),
+        // The Indian rupee: "₹1,939", "Rs 1939", "Rs. 1,939.00", "1939 INR".
+        "₹" | "INR" | "Rs" | "Rs." => Some("INR"),
         _ => None,
     }
 }
@@ -208,7 +210,9 @@ pub fn find_date(s: &str, month_first: bool) -> Option<(NaiveDate, usize, usize)
 /// The first amount anywhere in `s` that is not a rate, with its byte range.
 pub fn find_amount(s: &str, hint: DecimalHint) -> Option<(ParsedAmount, usize)> {
     for (i, c) in s.char_indices() {
-        if !(c.is_ascii_digit() || matches!(c, '€' | '$' | '£' | '-' | 'E' | 'U' | 'G' | 'C')) {
+        if !(c.is_ascii_digit()
+            || matches!(c, '€' | '$' | '£' | '₹' | '-' | 'E' | 'U' | 'G' | 'C' | 'I' | 'R'))
+        {
             continue;
         }
         if let Some(prev) = s[..i].chars().next_back()
@@ -251,6 +255,17 @@ mod tests {
         assert_eq!(amt("$12,345,678.9").unwrap().split(' ').next(), Some("12345678.9"));
         assert_eq!(amt("1,234").unwrap().split(' ').next(), Some("1234"));
         assert_eq!(amt("1234.5").unwrap().split(' ').next(), Some("1234.5"));
+    }
+
+    #[test]
+    fn indian_rupee_amounts() {
+        assert_eq!(amt("Rs 1939"), Some("1939 Some(\"INR\") 7".into()));
+        assert_eq!(amt("Rs. 1,939.00").unwrap(), "1939.00 Some(\"INR\") 12");
+        assert_eq!(amt("₹1,939.50").unwrap().split(' ').nth(1), Some("Some(\"INR\")"));
+        assert_eq!(amt("Rs -40.00").unwrap().split(' ').next(), Some("-40.00"));
+        assert_eq!(amt("1939 INR"), Some("1939 Some(\"INR\") 8".into()));
+        // "Rs" inside a word is not the currency.
+        assert_eq!(find_amount("Hrs 12", DecimalHint::Auto).map(|(a, at)| (a.currency, at)), Some((None, 4)));
     }
 
     #[test]

@@ -164,6 +164,9 @@ pub struct InvoiceRules {
     pub block_max_lines: usize,
     /// The seller's section label, alone on its line (maybe with a colon).
     pub supplier_labels: Option<Regex>,
+    /// The seller's label and its name on one line: "Sold By : Name" (group `after`), or
+    /// "Name, Sold By :" as pdf-extract gives right-aligned cells (group `before`).
+    pub supplier_label_inline: Option<Regex>,
     /// A party's name label at the start of a line; the name follows.
     pub name_labels: Option<Regex>,
     pub not_a_name: Option<Regex>,
@@ -285,6 +288,15 @@ impl InvoiceRules {
             block_max_lines: f.block_max_lines,
             supplier_labels: optional(&f.supplier_labels, |w| {
                 compile("supplier_labels", &format!(r"(?i)^\s*(?:{})\s*:?\s*$", w.join("|")))
+            })?,
+            supplier_label_inline: optional(&f.supplier_labels, |w| {
+                let w = w.join("|");
+                compile(
+                    "supplier_labels",
+                    &format!(
+                        r"(?i)^\s*(?:{w})\s*:\s*(?P<after>\S.*)$|^(?P<before>.*?\S)[\s,]*\b(?:{w})\s*:\s*$"
+                    ),
+                )
             })?,
             name_labels: optional(&f.name_labels, |w| {
                 compile("name_labels", &format!(r"(?i)^\s*(?:{})\s*:\s*", w.join("|")))
