@@ -2699,6 +2699,12 @@ pub(crate) mod tests {
         assert_eq!(inv.due_date.unwrap().value.to_string(), "2015-07-05");
         assert_eq!(inv.net_total.unwrap().value.to_string(), "24.99");
         assert_eq!(inv.gross_total.unwrap().value.to_string(), "29.99");
+        // Two address blocks side by side, then a copy mark: the block ends there, and the grid
+        // below it is the invoice's header, not the customer's.
+        let d = doc(&[
+            "Factuuradres   Afleveradres\n\nStrategic Corp   bosd\nT.a.v. bosd   Fakestreet 46\nFakestreet 46   3500 MJ Utrecht\n3500 MJ Utrecht   Nederland\nNederland\n\nKopie factuur\nKlant   Order   Factuur datum   Factuur   Vervaldatum\n\nSCONL0303006280999   SCONL000000444   8-9-2022   VF1005193039   22-9-2022",
+        ]);
+        assert_eq!(extract(&d, rules()).number.unwrap().value, "VF1005193039");
         // A row that does not add up is not a totals row.
         let d = doc(&["Invoice no: 12345\nNet   VAT   Gross\nTotal   10.00   2.00   13.00"]);
         assert!(extract(&d, rules()).net_total.is_none());
