@@ -2616,6 +2616,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn insurance_premium_and_insurance_tax_are_net_and_tax_totals() {
+        let d = doc(&[
+            "Beitragsrechnung\nGesamtbeitrag   1.000,00 €\nVersicherungsteuer zur Verbundenen Wohngebäudeversicherung   163,40 €\nRechnungsbetrag   1.163,40 €",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.net_total.unwrap().value.to_string(), "1000.00");
+        assert_eq!(inv.vat_total.unwrap().value.to_string(), "163.40");
+        assert_eq!(inv.gross_total.unwrap().value.to_string(), "1163.40");
+        let d =
+            doc(&["Gesamtbeitrag   50,00 €\nVersicherungsteuer 19 %   9,50 €\nRechnungsbetrag   59,50 €"]);
+        assert_eq!(extract(&d, rules()).vat_total.unwrap().value.to_string(), "9.50");
+    }
+
+    #[test]
     fn identifier_after_a_number_sign() {
         let d = doc(&["Invoice No : # BLR_WFLD20151000982590\nGrand Total Rs 319.00"]);
         let inv = extract(&d, rules());
