@@ -820,6 +820,13 @@ fn supplier_from_inline_label(
     })
 }
 
+/// Bank details in a footer line ("Volksbank Frankfurt · (BLZ 699 922 99) … SWIFT …"): a bank's
+/// line, not the sender's.
+static BANK_DETAILS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:blz|swift|iban|bic|konto-?(?:nr|nummer)|kto|account\s*(?:no|number)|rib)\b")
+        .expect("bank details regex")
+});
+
 static SENDER_SEPARATOR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\s*[●•·|]\s*|\s+[-–—]\s+").expect("sender separator"));
 
@@ -843,6 +850,7 @@ fn supplier_from_sender_line(
             || first.len() > 60
             || !rest.chars().any(|c| c.is_ascii_digit())
             || rest.contains(':')
+            || BANK_DETAILS.is_match(rest)
             || LEGAL_FOOTER.is_match(l.text)
             || rules.invoice_titles.is_match(first)
         {
@@ -863,7 +871,11 @@ fn supplier_with_legal_form(
     let forms = rules.legal_form_end.as_ref()?;
     lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
         let t = l.text.trim();
-        (forms.is_match(t) && name_like(rules, t) && t.len() <= 60)
+        // A legal form right after a figure is a unit ("Gross Weight 308,500 KG").
+        let after_figure = forms
+            .find(t)
+            .is_some_and(|m| t[..m.start() + 1].trim_end().ends_with(|c: char| c.is_ascii_digit()));
+        (forms.is_match(t) && !after_figure && name_like(rules, t) && t.len() <= 60)
             .then(|| name_at(doc, l, 0, l.text.len(), "supplier_name.legal_form", 0.8))
             .flatten()
             .map(|g| (g, i))
@@ -928,6 +940,16 @@ fn has_header_label(rules: &InvoiceRules, t: &str) -> bool {
     })
 }
 
+/// A contact label inside a line ("Die Vordefinierte Firma Tel: +49 (030) 41092-0").
+static CONTACT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\s+(?:t[ée]l(?:[ée]phone)?|phone|fax|e-?mail)\s*[.:]").expect("contact tail regex")
+});
+
+/// Where a line's text ends before a contact label inside it (its length when there is none).
+fn before_contact(t: &str) -> usize {
+    CONTACT_TAIL.find(t).map_or(t.len(), |m| m.start())
+}
+
 fn supplier_name_and_address(
     doc: &Document,
     rules: &InvoiceRules,
@@ -936,9 +958,10 @@ fn supplier_name_and_address(
 ) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
     let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
     let section = supplier_from_section(doc, rules, lines, &in_block);
-    // The first line with letters on page 1 that is not a title, a label or a page number.
+    // The first line with letters on page 1 that is not a title, a label or a page number (what
+    // precedes a contact label the text layer joined to it: "Die Firma Tel: +49 …").
     let first = lines.iter().enumerate().find(|(i, l)| {
-        let t = l.text.trim();
+        let t = l.text[..before_contact(l.text)].trim();
         l.page == 1
             && !in_block(*i)
             && has_letters(t, 2)
@@ -990,7 +1013,7 @@ fn supplier_name_and_address(
             .find(l.text)
             .or(rules.credit_note_title_end.find(l.text))
             .map(|m| m.start());
-        l.text[..cut.unwrap_or(l.text.len())].trim_end().len()
+        l.text[..cut.unwrap_or(l.text.len()).min(before_contact(l.text))].trim_end().len()
     };
     let footer_name = |(fl, fstart, fname): (&TextLine, usize, &str)| {
         let method = Method::Pattern { rule: "supplier_name.legal_footer".into() };
@@ -2627,6 +2650,18 @@ pub(crate) mod tests {
         let d =
             doc(&["Gesamtbeitrag   50,00 €\nVersicherungsteuer 19 %   9,50 €\nRechnungsbetrag   59,50 €"]);
         assert_eq!(extract(&d, rules()).vat_total.unwrap().value.to_string(), "9.50");
+    }
+
+    #[test]
+    fn supplier_name_before_a_joined_contact_label_not_a_bank_or_a_unit() {
+        // The first line joined to the contact column; a bank's footer line; a weight in "KG".
+        let d = doc(&[
+            "Die Vordefinierte Firma Tel: +49 (030) 41092-0\nWaldstrasse 86-90 Fax: +49 (030) 41092-111\n13403 Berlin\n\nRechnung\n\nGross Weight 308,500 KG\n\nVolksbank Frankfurt · (BLZ 699 922 99) 50 4999 09 SWIFT DXXX DE 6K · Postbank",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Die Vordefinierte Firma");
+        // A line of bank labels is not a name.
+        let d = doc(&["Weltweit Bank  IBAN  SWIFT Code  Giro No.\nInvoice 103767"]);
+        assert!(extract(&d, rules()).supplier.name.is_none_or(|n| !n.value.contains("IBAN")));
     }
 
     #[test]
