@@ -2665,6 +2665,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn date_beside_a_contract_or_invoice_number_and_a_due_day() {
+        let d = doc(&[
+            "Beitragsrechnung zur Kraftfahrtversicherung Nr. 00.123.456.7   11. März 2014\nRechnungszeitraum: 01.04.2014 - 30.06.2014\nFälligkeitstag: 01.04.2014",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.issue_date.unwrap().value.to_string(), "2014-03-11");
+        assert_eq!(inv.due_date.unwrap().value.to_string(), "2014-04-01");
+        let d =
+            doc(&["Sachversicherungsvertrag Nr: 00.123.456.7   18. April 2014\nGesamtbeitrag   1.000,00 €"]);
+        assert_eq!(extract(&d, rules()).issue_date.unwrap().value.to_string(), "2014-04-18");
+    }
+
+    #[test]
     fn identifier_after_a_number_sign() {
         let d = doc(&["Invoice No : # BLR_WFLD20151000982590\nGrand Total Rs 319.00"]);
         let inv = extract(&d, rules());
