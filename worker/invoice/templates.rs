@@ -741,6 +741,7 @@ fn yaml_value(name: &str, text: &str) -> Result<(Value, Vec<String>), InvoiceErr
 }
 
 /// The document text as invoice2data sees it, with the (page, byte offset) of every byte.
+#[derive(Clone)]
 struct Text {
     s: String,
     origin: Vec<(u32, usize)>,
@@ -833,8 +834,9 @@ fn strip_accents(c: char) -> String {
 }
 
 impl Template {
-    fn prepare(&self, doc: &Document) -> Text {
-        let mut t = Text::of(doc);
+    /// The text the fields are read from: the extracted text `raw` with the template's options.
+    fn prepare(&self, raw: &Text) -> Text {
+        let mut t = raw.clone();
         if self.options.remove_whitespace {
             // invoice2data removes the spaces (`re.sub(" +", "", …)`), not the line breaks.
             t = t.map_chars(|c| if c == ' ' { String::new() } else { c.to_string() });
@@ -853,7 +855,6 @@ impl Template {
 
     /// Do the keywords match (and no exclude keyword)? With the keyword match locations.
     fn matches(&self, doc: &Document, t: &Text) -> Option<Vec<Location>> {
-        let _ = doc;
         if self.exclude_keywords.iter().any(|k| k.is_match(&t.s)) {
             return None;
         }
@@ -1059,18 +1060,21 @@ impl Template {
 
     /// Apply the template when its keywords match.
     pub fn apply(&self, doc: &Document) -> Option<TemplateMatch> {
+        self.apply_to(doc, &Text::of(doc))
+    }
+
+    /// [`Template::apply`] on the document's extracted text `raw`, built once for all templates.
+    fn apply_to(&self, doc: &Document, raw: &Text) -> Option<TemplateMatch> {
         // As invoice2data: keywords are searched in the text as extracted, the options
         // (`remove_whitespace`, `lowercase`, `replace`…) prepare the text the fields are read from.
-        let keyword_locs = self.matches(doc, &Text::of(doc))?;
-        let t = self.prepare(doc);
-        Some(self.read(doc, &t, keyword_locs))
+        let keyword_locs = self.matches(doc, raw)?;
+        Some(self.read(doc, &self.prepare(raw), keyword_locs))
     }
 
     /// The template's fields, tables and lines read from `doc` without checking its keywords:
     /// for another view of a document whose keywords matched (the keyword evidence is empty).
     pub fn read_matched(&self, doc: &Document) -> TemplateMatch {
-        let t = self.prepare(doc);
-        self.read(doc, &t, Vec::new())
+        self.read(doc, &self.prepare(&Text::of(doc)), Vec::new())
     }
 
     fn read(&self, doc: &Document, t: &Text, keyword_locs: Vec<Location>) -> TemplateMatch {
@@ -1275,7 +1279,8 @@ pub fn best_match(templates: &[Template], doc: &Document) -> Option<TemplateMatc
     order.sort_by(|a, b| {
         b.priority.cmp(&a.priority).then(b.keywords.len().cmp(&a.keywords.len())).then(a.name.cmp(&b.name))
     });
-    order.into_iter().find_map(|t| t.apply(doc))
+    let raw = Text::of(doc);
+    order.into_iter().find_map(|t| t.apply_to(doc, &raw))
 }
 
 #[cfg(test)]
