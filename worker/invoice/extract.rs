@@ -324,10 +324,7 @@ fn value_below(
     label_start: usize,
 ) -> Option<(Value, u32, usize, usize)> {
     let l = &lines[i];
-    let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
-    if next.page != l.page {
-        return None;
-    }
+    let next = line_below(lines, i)?;
     // A date heading a column that is not the first of a row of cells: the cell of its rank below.
     if kind == ValueKind::Date
         && let Some((rank, header_cells)) = cell_rank(l.text, label_start)
@@ -351,6 +348,12 @@ fn value_below(
         return None;
     }
     Some((v, next.page, next.start + skip, next.start + skip + len))
+}
+
+/// The next non-empty line (within three) below line `i`, on the same page.
+fn line_below<'l, 't>(lines: &'l [TextLine<'t>], i: usize) -> Option<&'l TextLine<'t>> {
+    let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
+    (next.page == lines[i].page).then_some(next)
 }
 
 /// The cells of a line laid out in columns (two or more spaces apart): byte ranges of their text.
@@ -416,8 +419,6 @@ fn date_in_cell(row: &TextLine, rank: usize, header_cells: usize) -> Option<(Val
 
 /// Two or more spaces between words: a line laid out in columns (a table header).
 static TABLE_GAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S {2,}\S").expect("gap regex"));
-/// A cell of a line laid out in columns: words separated by single spaces.
-static CELL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S+(?: \S+)*").expect("cell regex"));
 
 /// A value under its label in a grid: the label is a whole cell of a line laid out in columns, the
 /// next non-empty line of the page has as many cells, and the cell at the label's position is
@@ -429,20 +430,16 @@ fn value_in_grid(
     label_start: usize,
     label_end: usize,
 ) -> Option<(Value, u32, usize, usize)> {
-    let l = &lines[i];
-    let head: Vec<regex::Match> = CELL.find_iter(l.text).collect();
-    let k = head
-        .iter()
-        .position(|c| label_start <= c.start() && c.end() <= label_end && c.start() < label_end)?;
-    let next = lines[i + 1..].iter().take(3).find(|n| !n.text.trim().is_empty())?;
-    let row: Vec<regex::Match> = CELL.find_iter(next.text).collect();
-    if next.page != l.page || head.len() < 2 || row.len() != head.len() {
+    let head = cells(lines[i].text);
+    let k = head.iter().position(|&(s, e)| label_start <= s && e <= label_end && s < label_end)?;
+    let next = line_below(lines, i)?;
+    let row = cells(next.text);
+    if head.len() < 2 || row.len() != head.len() {
         return None;
     }
-    let cell = row[k];
-    let (v, len, skip) = read_value(kind, cell.as_str())?;
-    (skip == 0 && len == cell.len())
-        .then(|| (v, next.page, next.start + cell.start(), next.start + cell.end()))
+    let (s, e) = row[k];
+    let (v, len, skip) = read_value(kind, &next.text[s..e])?;
+    (skip == 0 && len == e - s).then(|| (v, next.page, next.start + s, next.start + e))
 }
 
 /// An amount under its column header, in a table printed in fixed columns ("Nettobetrag    MwSt-Betrag
