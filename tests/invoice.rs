@@ -404,27 +404,31 @@ fn eval_on_a_small_subset() {
     assert!(s.table().contains("| number | 3 | 3 | 3 | 3 | 100.0 % | 100.0 % |"));
 }
 
+/// A test invoice of invoice2data read by intake, and the engine's rules with one of
+/// invoice2data's templates (paths under the corpus's `tests/compare` and `templates`).
+fn with_template(pdf: &str, template: &str) -> (Document, liasse::invoice::InvoiceRules) {
+    let bytes = std::fs::read(crate::common::corpus(&format!("invoice2data/tests/compare/{pdf}"))).unwrap();
+    let doc = engine()
+        .intake
+        .read(Input::file(bytes, pdf, None))
+        .into_iter()
+        .find_map(|i| i.result.ok())
+        .expect("read");
+    let mut rules = engine().invoice_rules.clone();
+    let yml = std::fs::read_to_string(crate::common::corpus(&format!("invoice2data/templates/{template}")))
+        .unwrap();
+    rules.templates.push(liasse::invoice::templates::parse(template, &yml).unwrap());
+    (doc, rules)
+}
+
 /// invoice2data's templates are written for `pdftotext -layout` text: they are applied on the
 /// page's reading-order layout, and what they read is grounded in the page text (stream order).
 #[test]
 fn invoice2data_templates_read_the_layout_and_ground_in_the_page_text() {
     use liasse::evidence::Method;
     use liasse::invoice::{ExtractOptions, extract_with};
-    let path = crate::common::corpus("invoice2data/tests/compare/free_fiber.pdf");
-    let bytes = std::fs::read(&path).unwrap();
-    let doc = engine()
-        .intake
-        .read(Input::file(bytes, "free_fiber.pdf", None))
-        .into_iter()
-        .find_map(|i| i.result.ok())
-        .expect("read");
+    let (doc, rules) = with_template("free_fiber.pdf", "fr/fr.free.adsl-fiber.yml");
     assert!(doc.pages[0].layout.is_some());
-    let mut rules = engine().invoice_rules.clone();
-    let yml = crate::common::corpus("invoice2data/templates/fr/fr.free.adsl-fiber.yml");
-    rules.templates.push(
-        liasse::invoice::templates::parse("fr.free.adsl-fiber.yml", &std::fs::read_to_string(yml).unwrap())
-            .unwrap(),
-    );
     let opts = ExtractOptions { use_einvoice: false };
     let e = extract_with(&doc, &rules, &opts);
     for (what, g, value) in [("gross", &e.gross_total, "29.99"), ("net", &e.net_total, "24.99")] {
@@ -446,26 +450,14 @@ fn invoice2data_templates_read_the_layout_and_ground_in_the_page_text() {
 }
 
 #[test]
-fn template_keywords_spaced_apart_in_the_layout_still_read_it_on_the_layout() {
+fn invoice2data_template_reads_a_value_the_stream_text_separates_from_its_label() {
     use liasse::evidence::Method;
     use liasse::invoice::{ExtractOptions, extract_with};
-    // coolblue2.pdf: the layout shows "K lantnummer", so the template's keyword "Klantnummer"
-    // matches only the stream text, where "BTW" is followed by the IBAN; its `vat` regex must
-    // read the layout ("BTW NL810433941B01"), as invoice2data reads `pdftotext -layout`.
-    let path = crate::common::corpus("invoice2data/tests/compare/coolblue2.pdf");
-    let bytes = std::fs::read(&path).unwrap();
-    let doc = engine()
-        .intake
-        .read(Input::file(bytes, "coolblue2.pdf", None))
-        .into_iter()
-        .find_map(|i| i.result.ok())
-        .expect("read");
-    let mut rules = engine().invoice_rules.clone();
-    let yml = crate::common::corpus("invoice2data/templates/nl/nl.be.coolblue.yml");
-    rules.templates.push(
-        liasse::invoice::templates::parse("nl.be.coolblue.yml", &std::fs::read_to_string(yml).unwrap())
-            .unwrap(),
-    );
+    // coolblue2.pdf: in the stream text "BTW" is followed by the IBAN; the template's `vat` regex
+    // must read the layout ("BTW NL810433941B01"), as invoice2data reads `pdftotext -layout`.
+    // (A template whose keywords only the stream text shows, still read on the layout:
+    // `invoice::views::tests::keywords_only_the_stream_shows_still_read_the_layout`.)
+    let (doc, rules) = with_template("coolblue2.pdf", "nl/nl.be.coolblue.yml");
     let e = extract_with(&doc, &rules, &ExtractOptions { use_einvoice: false });
     let vat = e.supplier.vat_id.expect("vat read");
     assert_eq!(vat.value, "NL810433941B01");

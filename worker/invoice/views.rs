@@ -325,6 +325,25 @@ mod tests {
     }
 
     #[test]
+    fn keywords_only_the_stream_shows_still_read_the_layout() {
+        // The layout spaces the keyword apart ("K lantnummer"); the stream text separates "BTW"
+        // from its value. The template matched on the stream is read on the layout, its values
+        // grounded in the stream text, with the stream's keyword evidence.
+        let mut d = crate::invoice::extract::tests::doc(&[
+            "Klantnummer: 6669263\nBTW\nIBAN NL50INGB0683251309\nNL810433941B01",
+        ]);
+        d.pages[0].layout = Some("K lantnummer: 6669263\nBTW NL810433941B01\nIBAN NL50INGB0683251309".into());
+        let y = "issuer: Coolblue\nkeywords: [Klantnummer]\nfields:\n  vat: BTW\\s+((?:BE|NL)\\w+)\n";
+        let t = crate::invoice::templates::parse("nl.be.coolblue.yml", y).unwrap();
+        let m = template_match(&[t], &d).expect("matched on the stream");
+        let (_, v, ev) = m.fields.iter().find(|f| f.0 == "vat").expect("vat read on the layout");
+        assert_eq!(*v, crate::invoice::templates::TemplateValue::Text("NL810433941B01".into()));
+        let loc = &ev.locations[0];
+        assert_eq!(&d.pages[0].text[loc.span.start..loc.span.end], "NL810433941B01");
+        assert_eq!(m.keyword_evidence.locations[0].text, "Klantnummer");
+    }
+
+    #[test]
     fn same_characters_in_another_spacing() {
         let layout = "Rechnungsbetrag   1.589,80\nIBAN: DE34 5019 0000";
         let stream = "IBAN:\nDE34 50 19 0000\nRechnungs betrag\n1.5 89,80";
