@@ -868,11 +868,10 @@ fn supplier_with_legal_form(
     let forms = rules.legal_form_end.as_ref()?;
     lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
         let t = l.text.trim();
-        // A legal form right after a figure is a unit ("Gross Weight 308,500 KG").
-        let after_figure = forms
-            .find(t)
-            .is_some_and(|m| t[..m.start() + 1].trim_end().ends_with(|c: char| c.is_ascii_digit()));
-        (forms.is_match(t) && !after_figure && name_like(rules, t) && t.len() <= 60)
+        // The match starts at the character before the legal form: after a figure, the form is a
+        // unit ("Gross Weight 308,500 KG").
+        let legal_form = forms.find(t).filter(|m| !t[m.start()..].starts_with(|c: char| c.is_ascii_digit()));
+        (legal_form.is_some() && name_like(rules, t) && t.len() <= 60)
             .then(|| name_at(doc, l, 0, l.text.len(), "supplier_name.legal_form", 0.8))
             .flatten()
             .map(|g| (g, i))
@@ -2656,6 +2655,9 @@ pub(crate) mod tests {
             "Die Vordefinierte Firma Tel: +49 (030) 41092-0\nWaldstrasse 86-90 Fax: +49 (030) 41092-111\n13403 Berlin\n\nRechnung\n\nGross Weight 308,500 KG\n\nVolksbank Frankfurt · (BLZ 699 922 99) 50 4999 09 SWIFT DXXX DE 6K · Postbank",
         ]);
         assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Die Vordefinierte Firma");
+        // A legal form after a letter of several bytes.
+        let d = doc(&["Rechnung\nMaison Café SARL"]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Maison Café SARL");
         // A line of bank labels is not a name.
         let d = doc(&["Weltweit Bank  IBAN  SWIFT Code  Giro No.\nInvoice 103767"]);
         assert!(extract(&d, rules()).supplier.name.is_none_or(|n| !n.value.contains("IBAN")));
