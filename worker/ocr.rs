@@ -624,10 +624,10 @@ fn split_merged_columns(
         if columns.len() < 2 {
             continue;
         }
-        let mut next_block = rows.iter().map(|w| w.block).max().unwrap_or(0);
+        let first_block = rows.iter().map(|w| w.block).max().unwrap_or(0) + 1;
         let mut fresh: Vec<Vec<TsvWord>> = Vec::new();
         let mut failed = false;
-        for (x0, x1) in columns {
+        for (block, (x0, x1)) in (first_block..).zip(columns) {
             let budget = match deadline {
                 Some(d) if d.expired() => {
                     failed = true;
@@ -647,8 +647,7 @@ fn split_merged_columns(
                 failed = true;
                 break;
             };
-            next_block += 1;
-            fresh.push(parse_tsv(&tsv).map(|w| TsvWord { block: next_block, ..w }).collect());
+            fresh.push(parse_tsv(&tsv).map(|w| TsvWord { block, ..w }).collect());
         }
         if failed || rows_aligned(&fresh) {
             continue;

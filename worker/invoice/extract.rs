@@ -356,6 +356,25 @@ fn line_below<'l, 't>(lines: &'l [TextLine<'t>], i: usize) -> Option<&'l TextLin
     (next.page == lines[i].page).then_some(next)
 }
 
+/// The non-blank lines of a table below its header line `i`: within the next `max` lines, on the
+/// same page, up to two blank lines in a row (the table's end).
+fn rows_below<'l, 't>(
+    lines: &'l [TextLine<'t>],
+    i: usize,
+    max: usize,
+) -> impl Iterator<Item = &'l TextLine<'t>> {
+    let page = lines[i].page;
+    let mut blanks = 0;
+    lines[i + 1..]
+        .iter()
+        .take(max)
+        .take_while(move |n| {
+            blanks = if n.text.trim().is_empty() { blanks + 1 } else { 0 };
+            n.page == page && blanks < 2
+        })
+        .filter(|n| !n.text.trim().is_empty())
+}
+
 /// The cells of a line laid out in columns (two or more spaces apart): byte ranges of their text.
 fn cells(t: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
@@ -456,19 +475,7 @@ fn value_in_column(
     let col = |t: &str, at: usize| t[..at].chars().count();
     let (cs, ce) = (col(l.text, label_start), col(l.text, label_end));
     let mut found = None;
-    let mut blanks = 0;
-    for n in lines[i + 1..].iter().take(8) {
-        if n.page != l.page {
-            break;
-        }
-        if n.text.trim().is_empty() {
-            blanks += 1;
-            if blanks >= 2 {
-                break;
-            }
-            continue;
-        }
-        blanks = 0;
+    for n in rows_below(lines, i, 8) {
         // Whitespace-separated tokens overlapping the header's columns.
         let mut hits = n.text.split_whitespace().filter_map(|tok| {
             let at = tok.as_ptr() as usize - n.text.as_ptr() as usize;
@@ -1781,19 +1788,7 @@ fn totals_table(doc: &Document, lines: &[TextLine]) -> Option<[Grounded<Decimal>
         }
         let mut sums = [Decimal::ZERO; 3];
         let mut body = 0;
-        let mut blanks = 0;
-        for r in lines[i + 1..].iter().take(12) {
-            if r.page != h.page {
-                break;
-            }
-            if r.text.trim().is_empty() {
-                blanks += 1;
-                if blanks >= 2 {
-                    break;
-                }
-                continue;
-            }
-            blanks = 0;
+        for r in rows_below(lines, i, 12) {
             // The row's last three whitespace-separated tokens, each exactly one amount.
             let toks: Vec<(usize, &str)> = r
                 .text
@@ -2206,6 +2201,18 @@ pub(crate) mod tests {
             (name.value.as_str(), name.evidence.locations[0].text.as_str()),
             ("ACME SARL", "ACME SARL")
         );
+    }
+
+    #[test]
+    fn rows_below_a_header_skip_one_blank_and_stop_at_two_or_at_the_page_end() {
+        let d = doc(&["Net   VAT\n1\n\n2\n\n\n3", "4"]);
+        let lines = lines_of(&d);
+        let rows: Vec<&str> = rows_below(&lines, 0, 12).map(|l| l.text).collect();
+        assert_eq!(rows, ["1", "2"]);
+        let d = doc(&["Net   VAT\n1\n2", "3"]);
+        let lines = lines_of(&d);
+        assert_eq!(rows_below(&lines, 0, 12).map(|l| l.text).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(rows_below(&lines, 0, 1).map(|l| l.text).collect::<Vec<_>>(), ["1"]);
     }
 
     pub(crate) fn doc(pages: &[&str]) -> Document {

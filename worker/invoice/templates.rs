@@ -1020,7 +1020,8 @@ impl Template {
         if end.start() <= start.end() {
             return;
         }
-        let mut cols: Vec<(String, Vec<(TemplateValue, Vec<Location>)>)> = Vec::new();
+        type Cell = (TemplateValue, Vec<Location>);
+        let mut cols: Vec<(String, Vec<Cell>)> = Vec::new();
         for (a, b) in Self::split(&table.line_separator, s, start.end(), end.start()) {
             let line = &s[a..b];
             let Some(c) = table.body.captures(line) else { continue };

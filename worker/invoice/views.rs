@@ -87,7 +87,9 @@ pub fn map_span(layout: &str, stream: &str, span: Span) -> Option<Span> {
             .collect()
     };
 
-    let mut best: Option<((u8, usize, std::cmp::Reverse<usize>, usize), Span)> = None;
+    // (boundaries that disagree, context before, closeness to the label, context after)
+    type Rank = (u8, usize, std::cmp::Reverse<usize>, usize);
+    let mut best: Option<(Rank, Span)> = None;
     for p in chars.windows(n).enumerate().filter(|(_, w)| *w == needle.as_slice()).map(|(p, _)| p) {
         let start = squeezed[p].0;
         let (last_at, last) = squeezed[p + n - 1];
