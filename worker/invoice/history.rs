@@ -10,7 +10,7 @@
 use super::rules::InvoiceRules;
 use super::{ExtractedInvoice, Flag};
 use crate::document::Document;
-use crate::evidence::{Evidence, Method};
+use crate::evidence::Evidence;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -138,24 +138,9 @@ pub fn check(
     today: NaiveDate,
 ) -> Vec<Flag> {
     let mut flags = Vec::new();
-    let mut flag = |id: &str, detail: String, evidence: Vec<Evidence>| {
-        let Some(spec) = rules.rule(id) else { return };
-        if !spec.enabled {
-            return;
-        }
-        let evidence = if evidence.is_empty() {
-            vec![Evidence { locations: vec![], method: Method::Derived { rule: id.into() }, confidence: 1.0 }]
-        } else {
-            evidence
-        };
-        flags.push(Flag {
-            rule: id.into(),
-            reason: spec.reason.clone(),
-            detail,
-            weight: spec.weight,
-            evidence,
-        });
-    };
+    let mut flag =
+        |id: &str, detail: String, evidence: Vec<Evidence>| flags.extend(rules.flag(id, detail, evidence));
+
     let hash = doc.content_hash.as_str();
     if let Some(p) = history.invoices.iter().find(|p| p.content_hash == hash) {
         let n = p.number.clone().unwrap_or_default();

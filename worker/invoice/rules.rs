@@ -1,7 +1,8 @@
 //! The invoice rule set: labels and value kinds of the header fields (`rules/invoice/*.toml`),
 //! parsed with unknown fields denied and compiled once, when the engine starts.
 
-use super::InvoiceError;
+use super::{Flag, InvoiceError};
+use crate::evidence::{Evidence, Method};
 use regex::Regex;
 use serde::Deserialize;
 use std::path::Path;
@@ -322,6 +323,18 @@ impl InvoiceRules {
     pub fn rule(&self, id: &str) -> Option<&RuleSpec> {
         self.checks.rule.iter().find(|r| r.id == id)
     }
+
+    /// The flag of check `id` with its reason and weight, `None` when the check is unknown or
+    /// disabled. Without evidence from the document, the check's own derivation is the evidence.
+    pub fn flag(&self, id: &str, detail: String, evidence: Vec<Evidence>) -> Option<Flag> {
+        let spec = self.rule(id).filter(|s| s.enabled)?;
+        let evidence = if evidence.is_empty() {
+            vec![Evidence { locations: vec![], method: Method::Derived { rule: id.into() }, confidence: 1.0 }]
+        } else {
+            evidence
+        };
+        Some(Flag { rule: id.into(), reason: spec.reason.clone(), detail, weight: spec.weight, evidence })
+    }
 }
 
 #[cfg(test)]
@@ -334,6 +347,18 @@ mod tests {
         assert!(r.field(FieldName::Number).is_some());
         assert!(r.credit_note_titles.is_match("AVOIR"));
         assert!(r.customer_labels.is_match("Facturé à"));
+    }
+
+    #[test]
+    fn a_flag_carries_its_check_and_is_none_when_unknown_or_disabled() {
+        let mut r = InvoiceRules::builtin().unwrap();
+        let f = r.flag("iban.checksum", "FR76…".into(), vec![]).unwrap();
+        assert_eq!((f.rule.as_str(), f.weight), ("iban.checksum", 0.6));
+        assert!(f.reason.contains("mod-97"));
+        assert!(matches!(&f.evidence[0].method, Method::Derived { rule } if rule == "iban.checksum"));
+        assert!(r.flag("no.such.check", String::new(), vec![]).is_none());
+        r.checks.rule.iter_mut().find(|c| c.id == "iban.checksum").unwrap().enabled = false;
+        assert!(r.flag("iban.checksum", String::new(), vec![]).is_none());
     }
 
     #[test]

@@ -95,22 +95,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn flag(&mut self, id: &str, detail: String, evidence: Vec<Evidence>) {
-        let Some(spec) = self.rules.rule(id) else { return };
-        if !spec.enabled {
-            return;
-        }
-        let evidence = if evidence.is_empty() {
-            vec![Evidence { locations: vec![], method: Method::Derived { rule: id.into() }, confidence: 1.0 }]
-        } else {
-            evidence
-        };
-        self.flags.push(Flag {
-            rule: id.into(),
-            reason: spec.reason.clone(),
-            detail,
-            weight: spec.weight,
-            evidence,
-        });
+        self.flags.extend(self.rules.flag(id, detail, evidence));
     }
 }
 
