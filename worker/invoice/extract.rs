@@ -592,10 +592,14 @@ fn as_amount(
 fn customer_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, usize)> {
     // A label followed by an identifier ("Customer: 2", "Client n° 4711", "Kundennummer") is the
     // customer's number, not the start of the block.
+    // A label ending with its colon and followed by a labelled field of its own ("Käufer:Nummer :
+    // GE2020211", the stream joining the section's heading to its first line) starts the block.
     let starts_block = |t: &str| {
         rules.customer_labels.find(t).is_some_and(|m| {
-            let rest = t[m.end()..].trim_start_matches([' ', ':', '-', '.']);
-            !(rest.starts_with(|c: char| c.is_ascii_digit()) || CUSTOMER_ID.is_match(rest))
+            let after = &t[m.end()..];
+            let rest = after.trim_start_matches([' ', ':', '-', '.']);
+            (after.trim_start().starts_with(':') && LABELLED_FIELD.is_match(rest))
+                || !(rest.starts_with(|c: char| c.is_ascii_digit()) || CUSTOMER_ID.is_match(rest))
         })
     };
     let start = lines.iter().position(|l| starts_block(l.text))?;
@@ -622,6 +626,9 @@ static CUSTOMER_REF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(?:kunden-?(?:nummer|nr\.?)|customer\s*(?:no\.?|number|id)\b|client\s*(?:n\s*[°º]|no\.?|number)|n\s*[°º]\s*client|num[ée]ro\s*(?:de\s*)?client|(?:globale\s*)?nummer\b|gln\b|debitor|klantnummer)")
         .expect("customer ref regex")
 });
+/// A field's label and its colon ("Nummer        :").
+static LABELLED_FIELD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\p{L}[\p{L}.\- ]{0,30}?\s*:").expect("labelled field regex"));
 static CUSTOMER_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:no\b|nr\b|n\s*[°º]|num(?:ber|[ée]ro)|id\b|code\b|ref|nummer|#)")
         .expect("customer id regex")
@@ -843,25 +850,32 @@ fn supplier_from_sender_line(
     in_block: &dyn Fn(usize) -> bool,
 ) -> Option<(Grounded<String>, usize)> {
     lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
-        let parts: Vec<regex::Match> = SENDER_SEPARATOR.find_iter(l.text).collect();
-        if parts.len() < 2 {
-            return None;
-        }
-        let first_end = parts[0].start();
-        let first = l.text[..first_end].trim();
-        let rest = &l.text[parts[0].end()..];
-        if !name_like(rules, first)
-            || first.len() > 60
-            || !rest.chars().any(|c| c.is_ascii_digit())
-            || rest.contains(':')
-            || BANK_DETAILS.is_match(rest)
-            || LEGAL_FOOTER.is_match(l.text)
-            || rules.invoice_titles.is_match(first)
-        {
-            return None;
-        }
+        let first_end = sender_name_end(rules, l.text)?;
         name_at(doc, l, 0, first_end, "supplier_name.sender_line", 0.85).map(|g| (g, i))
     })
+}
+
+/// Where the sender's name ends in a sender line ("Bei Spiel GmbH ● Ecke 12 ● 12345
+/// Stadthausen"); `None` when the line is not one.
+fn sender_name_end(rules: &InvoiceRules, t: &str) -> Option<usize> {
+    let parts: Vec<regex::Match> = SENDER_SEPARATOR.find_iter(t).collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    let first_end = parts[0].start();
+    let first = t[..first_end].trim();
+    let rest = &t[parts[0].end()..];
+    if !name_like(rules, first)
+        || first.len() > 60
+        || !rest.chars().any(|c| c.is_ascii_digit())
+        || rest.contains(':')
+        || BANK_DETAILS.is_match(rest)
+        || LEGAL_FOOTER.is_match(t)
+        || rules.invoice_titles.is_match(first)
+    {
+        return None;
+    }
+    Some(first_end)
 }
 
 /// The first page-1 line outside the customer block that is a name ending with a legal form
@@ -1087,7 +1101,27 @@ fn customer_name_and_address(
     lines: &[TextLine],
     block: Option<(usize, usize)>,
 ) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
-    let Some((s, e)) = block else { return (None, None) };
+    let from_block = block.map(|b| customer_in_block(doc, rules, lines, b));
+    if let Some((Some(name), address)) = from_block {
+        return (Some(name), address);
+    }
+    // No name in a customer block: the addressee's block printed without a label.
+    let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
+    if let Some((name, address)) = window_addressee(doc, rules, lines, &in_block)
+        .or_else(|| delivery_party_named_twice(doc, rules, lines, &in_block))
+    {
+        return (Some(name), address);
+    }
+    (None, from_block.and_then(|(_, a)| a))
+}
+
+/// The name and address inside the customer block `[s, e)`.
+fn customer_in_block(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    (s, e): (usize, usize),
+) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
     let label_line = &lines[s];
     let label_end = rules.customer_labels.find(label_line.text).map(|m| m.end()).unwrap_or(0);
     let rest = label_line.text[label_end..].trim_start_matches([' ', ':']);
@@ -1098,6 +1132,7 @@ fn customer_name_and_address(
     if has_letters(rest, 2) && !CUSTOMER_REF.is_match(rest) {
         let at = label_line.start + (label_line.text.len() - rest.len());
         let rest_t = rest.trim_end();
+        let rest_t = rest_t[..before_other_column(rules, rest_t)].trim_end();
         name = grounded(
             rest_t.to_string(),
             evidence(
@@ -1110,9 +1145,11 @@ fn customer_name_and_address(
             ),
         );
     }
-    for l in &lines[s + 1..e] {
+    // The line the name ends on (a salutation's name is on the line below it).
+    let mut skip_to = s;
+    for (i, l) in lines.iter().enumerate().take(e).skip(s + 1) {
         let t = l.text.trim();
-        if t.is_empty() || rules.attention_labels.is_match(t) {
+        if i <= skip_to || t.is_empty() || rules.attention_labels.is_match(t) {
             continue;
         }
         if name.is_none() {
@@ -1120,26 +1157,35 @@ fn customer_name_and_address(
             if let Some(m) = rules.name_labels.as_ref().and_then(|r| r.find(l.text)) {
                 let v = l.text[m.end()..].trim_end();
                 if has_letters(v, 2) {
-                    name = grounded(
-                        v.to_string(),
-                        evidence(
-                            doc,
-                            l.page,
-                            l.start + m.end(),
-                            l.start + m.end() + v.len(),
-                            Method::Layout { rule: "customer_name.name_label".into() },
-                            0.9,
-                        ),
+                    name = text_at(
+                        doc,
+                        l,
+                        m.end(),
+                        m.end() + v.len(),
+                        Method::Layout { rule: "customer_name.name_label".into() },
+                        0.9,
                     );
+                    // "Name: Herrn" / "Max Mustermann".
+                    if let Some(g) = name.take_if(|_| is_line(&rules.salutation_line, v)) {
+                        name = after_salutation(doc, rules, lines, i, e, g).map(|(g, j)| {
+                            skip_to = j;
+                            g
+                        });
+                    }
                 }
                 continue;
             }
             // The customer's number or location code is not its name ("GLN 4304171000002"), nor
-            // another labelled line ("Nummer: GE2020211").
-            if CUSTOMER_REF.is_match(t) || t.contains(':') || !name_like(rules, t) {
+            // another labelled line ("Nummer: GE2020211"), nor an addressee title ("Firma").
+            if CUSTOMER_REF.is_match(t)
+                || t.contains(':')
+                || !name_like(rules, t)
+                || is_line(&rules.addressee_title_line, t)
+            {
                 continue;
             }
             let lead = l.text.len() - l.text.trim_start().len();
+            let t = t[..before_other_column(rules, t)].trim_end();
             name = grounded(
                 t.to_string(),
                 evidence(
@@ -1151,6 +1197,12 @@ fn customer_name_and_address(
                     0.85,
                 ),
             );
+            if let Some(g) = name.take_if(|_| is_line(&rules.salutation_line, t)) {
+                name = after_salutation(doc, rules, lines, i, e, g).map(|(g, j)| {
+                    skip_to = j;
+                    g
+                });
+            }
             continue;
         }
         if CONTACT_LINE.is_match(t) || t.contains(':') || body.len() >= 4 {
@@ -1159,6 +1211,176 @@ fn customer_name_and_address(
         body.push(l);
     }
     (name, join_lines(doc, &body, "customer_address.under_name", 0.8))
+}
+
+/// Does `re` (a whole-line regex of the rules, maybe absent) match `t`?
+fn is_line(re: &Option<Regex>, t: &str) -> bool {
+    re.as_ref().is_some_and(|r| r.is_match(t))
+}
+
+/// A currency label and its code ending a name's line ("Kunden AG Mitte Beträge in  EUR"): a
+/// cell of another column the text layer joined to the name. Where the name ends.
+fn before_other_column(rules: &InvoiceRules, t: &str) -> usize {
+    rules
+        .currency_labels
+        .as_ref()
+        .and_then(|r| {
+            r.find_iter(t).find(|m| {
+                m.start() > 0
+                    && ISO_CODE_ALONE.is_match(&t[m.end()..])
+                    && name_like(rules, t[..m.start()].trim())
+            })
+        })
+        .map_or(t.len(), |m| m.start())
+}
+
+static ISO_CODE_ALONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*[A-Z]{3}\s*$").expect("iso code regex"));
+
+/// A name without figures, short enough, that is no label or title.
+fn plain_name(rules: &InvoiceRules, t: &str) -> bool {
+    name_like(rules, t)
+        && !t.chars().any(|c| c.is_ascii_digit())
+        && t.len() <= 60
+        && !rules.customer_labels.is_match(t)
+        && !rules.supplier_labels.as_ref().is_some_and(|r| r.is_match(t))
+        && !rules.invoice_titles.is_match(t)
+        && !rules.credit_note_titles.is_match(t)
+        && !has_header_label(rules, t)
+}
+
+/// The next non-empty line after `i`, before `end` and on the same page.
+fn next_filled(lines: &[TextLine], i: usize, end: usize) -> Option<usize> {
+    (i + 1..end.min(lines.len()))
+        .take_while(|&j| lines[j].page == lines[i].page)
+        .find(|&j| !lines[j].text.trim().is_empty())
+}
+
+/// A salutation read as a name ("Herrn"), joined with the name on the next non-empty line before
+/// `end` ("Herrn Max Mustermann": the name as addressed), grounded on both. (name, its last line)
+fn after_salutation(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    i: usize,
+    end: usize,
+    salutation: Grounded<String>,
+) -> Option<(Grounded<String>, usize)> {
+    let j = next_filled(lines, i, end)?;
+    let l = &lines[j];
+    let t = l.text.trim();
+    if !plain_name(rules, t) || is_line(&rules.salutation_line, t) {
+        return None;
+    }
+    let lead = l.text.len() - l.text.trim_start().len();
+    let name = name_at(doc, l, lead, lead + t.len(), "customer_name.under_label", 0.85)?;
+    let mut locations = salutation.evidence.locations;
+    locations.extend(name.evidence.locations);
+    let g = Grounded {
+        value: format!("{} {}", salutation.value, name.value),
+        evidence: Evidence {
+            locations,
+            method: salutation.evidence.method,
+            confidence: salutation.evidence.confidence.min(name.evidence.confidence),
+        },
+    };
+    Some((g, j))
+}
+
+/// The address lines under a name on line `j`: up to four lines, no label or contact line, the
+/// last one a postcode and town ("88802 Spielkreis", "D-07545 GERA"). `None` when there is none.
+fn address_below<'a>(lines: &'a [TextLine<'a>], j: usize) -> Option<Vec<&'a TextLine<'a>>> {
+    let mut picked = Vec::new();
+    let mut k = j;
+    while picked.len() < 4 {
+        k = next_filled(lines, k, lines.len())?;
+        let t = lines[k].text.trim();
+        if t.contains(':') || CONTACT_LINE.is_match(t) {
+            return None;
+        }
+        picked.push(&lines[k]);
+        if POSTCODE_TOWN.is_match(t) {
+            return Some(picked);
+        }
+    }
+    None
+}
+
+/// The addressee's block printed without a label where a window envelope shows it: under a
+/// sender line ("Bei Spiel GmbH ● Ecke 12 ● 12345 Stadthausen" / "Theodor Est" / "Bahnstr. 42" /
+/// "88802 Spielkreis"), or below a salutation ("Herrn" / "Max Mustermann" / …, the salutation
+/// kept) or an addressee title ("Firma" / "Elektromarkt Bamby" / …) alone on its line. The name is
+/// the next line, a name without figures other than the sender's, and an address ending with a
+/// postcode and town follows it. Page 1, outside the customer block. (name, address)
+fn window_addressee(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, Option<Grounded<String>>)> {
+    lines.iter().enumerate().filter(|(i, l)| l.page == 1 && !in_block(*i)).find_map(|(i, l)| {
+        let t = l.text.trim();
+        let salutation = is_line(&rules.salutation_line, t);
+        let sender = if salutation || is_line(&rules.addressee_title_line, t) {
+            None
+        } else {
+            Some(l.text[..sender_name_end(rules, l.text)?].trim())
+        };
+        let j = next_filled(lines, i, lines.len())?;
+        let n = lines[j].text.trim();
+        // A salutation or title under the sender line opens the block itself (the next line read).
+        let opens = |t: &str| is_line(&rules.salutation_line, t) || is_line(&rules.addressee_title_line, t);
+        if in_block(j)
+            || !plain_name(rules, n)
+            || opens(n)
+            || sender.is_some_and(|s| s.eq_ignore_ascii_case(n))
+        {
+            return None;
+        }
+        let address = address_below(lines, j)?;
+        let lead = |l: &TextLine| l.text.len() - l.text.trim_start().len();
+        let rule = "customer_name.window_address";
+        let name = if salutation {
+            let g = name_at(doc, l, lead(l), lead(l) + t.len(), rule, 0.8)?;
+            after_salutation(doc, rules, lines, i, lines.len(), g)?.0
+        } else {
+            name_at(doc, &lines[j], lead(&lines[j]), lead(&lines[j]) + n.len(), rule, 0.8)?
+        };
+        Some((name, join_lines(doc, &address, "customer_address.window_address", 0.75)))
+    })
+}
+
+/// The party named under a delivery address label ("Adresse de livraison" / "Ma jolie boutique")
+/// when the same name heads another address block of the page, printed without a label (the
+/// billing address): the customer, read in that block. (name, address)
+fn delivery_party_named_twice(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    in_block: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, Option<Grounded<String>>)> {
+    let i = lines
+        .iter()
+        .enumerate()
+        .position(|(i, l)| l.page == 1 && !in_block(i) && is_line(&rules.delivery_label_line, l.text))?;
+    let j = next_filled(lines, i, lines.len())?;
+    let n = lines[j].text.trim();
+    if !plain_name(rules, n) {
+        return None;
+    }
+    lines.iter().enumerate().find_map(|(k, l)| {
+        if l.page != 1 || (i..=j).contains(&k) || in_block(k) || l.text.trim() != n {
+            return None;
+        }
+        // Not the name under another label ("Facturé à" would be the customer block's).
+        if k > 0 && lines[k - 1].text.trim().ends_with(':') {
+            return None;
+        }
+        let address = address_below(lines, k)?;
+        let lead = l.text.len() - l.text.trim_start().len();
+        let name = name_at(doc, l, lead, lead + n.len(), "customer_name.delivery_and_billing", 0.8)?;
+        Some((name, join_lines(doc, &address, "customer_address.delivery_and_billing", 0.75)))
+    })
 }
 
 static ITEM: LazyLock<Regex> = LazyLock::new(|| {
@@ -2491,6 +2713,92 @@ pub(crate) mod tests {
             "Rechnung Nr. 1\nKäufer/Leistungsempfänger\n\nNummer: GE2020211\n\nName: Kunden AG Mitte\n\nAnschrift: Kundenstraße 15\n\nDE 69876 Frankfurt",
         ]);
         assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+    }
+
+    #[test]
+    fn customer_block_under_a_heading_joined_to_its_number_label() {
+        // The stream joins "Käufer:" to the labelled number below it: still the block's start.
+        let d = doc(&["Rechnung Nr. 1\nKäufer:Nummer        :  GE2020211\nKunden AG Mitte\nKundenstraße 15"]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Kunden AG Mitte");
+        // A customer number after the label alone is still not the block ("Customer: No 4711").
+        let d = doc(&["Invoice No. 1\nCustomer: No 4711\nAcme Ltd"]);
+        assert!(extract(&d, rules()).customer.name.is_none());
+    }
+
+    #[test]
+    fn customer_name_without_another_columns_currency_cell() {
+        let d = doc(&[
+            "Rechnung Nr. 1\nRechnungsempfänger Kundennummer GE2020211\nKunden AG Mitte Beträge in  EUR\nHans Muster Hinweis\nKundenstraße 15\n69876 Frankfurt",
+        ]);
+        let name = extract(&d, rules()).customer.name.unwrap();
+        assert_eq!(name.value, "Kunden AG Mitte");
+        assert_eq!(name.evidence.locations[0].text, "Kunden AG Mitte");
+    }
+
+    #[test]
+    fn customer_salutation_joins_the_name_below_it() {
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer:\n\nHerrn\nMax Mustermann\n\nMusterstr. 11\nDE  12346  Bad Musterhausen",
+        ]);
+        let inv = extract(&d, rules());
+        let name = inv.customer.name.unwrap();
+        assert_eq!(name.value, "Herrn Max Mustermann");
+        assert_eq!(name.evidence.locations.len(), 2);
+        assert_eq!(inv.customer.address.unwrap().value, "Musterstr. 11, DE  12346  Bad Musterhausen");
+        let d = doc(&[
+            "Rechnung Nr. 1\nKäufer/Leistungsempfänger\n\nName: Herrn\nMax Mustermann\n\nAnschrift: Musterstr. 11",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Herrn Max Mustermann");
+        // An addressee title is not part of the name.
+        let d = doc(&["Rechnung Nr. 1\nKäufer\nFirma\nElektromarkt Bamby\nAdlerstrasse 452"]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Elektromarkt Bamby");
+    }
+
+    #[test]
+    fn customer_from_the_window_address_without_label() {
+        // Under the sender line.
+        let d = doc(&[
+            "Customer:2\nInvoice # RE-1\nBei Spiel GmbH    ●    Ecke 12    ●    12345 Stadthausen\nTheodor Est\n\nBahnstr. 42\n\n88802 Spielkreis\n Bei Spiel GmbH\n\nEcke 12",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.customer.name.unwrap().value, "Theodor Est");
+        assert_eq!(inv.customer.address.unwrap().value, "Bahnstr. 42, 88802 Spielkreis");
+        assert_eq!(inv.supplier.name.unwrap().value, "Bei Spiel GmbH");
+        // A salutation under the sender line opens the block.
+        let d = doc(&[
+            "Acme GmbH |  Europa-Allee 1980 | 60486 Frankfurt,\n\nHerr\nKarl E. Coyote\nUferstraße 113\n88045 Friedrichshafen\nRechnung Nr. 42",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Herr Karl E. Coyote");
+        // A salutation or a title alone on its line.
+        let d = doc(&[
+            "MVM Musterhafter\nVersicherungsverein Musterstadt a.G.\n\nHerrn\nMax Mustermann\nMusterstr. 11\n12346 Bad Musterhausen\n\nBeitragsrechnung  24. Januar 2014",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Herrn Max Mustermann");
+        let d = doc(&[
+            "Die Firma\nRechnung\n\nFirma\nElektromarkt Bamby\nAdlerstrasse 452\nD-07545 GERA\n\nBelegnummer 9",
+        ]);
+        assert_eq!(extract(&d, rules()).customer.name.unwrap().value, "Elektromarkt Bamby");
+        // Without a postcode and town below, no addressee: a contact person under a salutation.
+        let d = doc(&["Rechnung Nr. 1\nIhr Ansprechpartner\nFrau\nAnna Schmidt\nTel. 0123 456"]);
+        assert!(extract(&d, rules()).customer.name.is_none());
+        // The line under a sender line that is the sender's own name is not the addressee.
+        let d = doc(&[
+            "Bei Spiel GmbH ● Ecke 12 ● 12345 Stadthausen\nBei Spiel GmbH\nEcke 12\n12345 Stadthausen",
+        ]);
+        assert!(extract(&d, rules()).customer.name.is_none());
+    }
+
+    #[test]
+    fn customer_named_under_the_delivery_label_and_again_in_a_block() {
+        let page = "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène - France\n +33  4 50 44 68 99\nFacture FA-2017-0010\n\nAdresse de livraison\n\nMa jolie boutique\n35 rue de la République\n69001 Lyon\nFrance\n +33  4 72 07 08 55\n Ma jolie boutique\nAlexandre Payet\n35 rue de la République\n69001 Lyon\nFrance\n\nDate de facture 13/11/2017";
+        let inv = extract(&doc(&[page]), rules());
+        let name = inv.customer.name.unwrap();
+        assert_eq!(name.value, "Ma jolie boutique");
+        // Read in the billing block, not under the delivery label.
+        assert_eq!(name.evidence.locations[0].span.start, page.find(" Ma jolie").unwrap() + 1);
+        // Named once, under the delivery label only: not the customer.
+        let page = "Facture FA-1\nAdresse de livraison\nMa jolie boutique\n35 rue de la République\n69001 Lyon\nAutre Société\n1 rue X\n75001 Paris";
+        assert!(extract(&doc(&[page]), rules()).customer.name.is_none());
     }
 
     #[test]

@@ -86,6 +86,16 @@ struct FieldsFile {
     /// Legal forms ending a company name ("GmbH", "B.V.", "SARL").
     #[serde(default)]
     legal_forms: Vec<String>,
+    /// Salutations alone on their line above the addressee's name ("Herrn", "Madame"): part of
+    /// the name as addressed.
+    #[serde(default)]
+    salutations: Vec<String>,
+    /// Words alone on their line above an addressee's company name ("Firma"): not part of it.
+    #[serde(default)]
+    addressee_titles: Vec<String>,
+    /// Labels of the delivery address ("Adresse de livraison", "Ship to").
+    #[serde(default)]
+    delivery_labels: Vec<String>,
     field: Vec<FieldSpec>,
 }
 
@@ -174,6 +184,12 @@ pub struct InvoiceRules {
     pub currency_labels: Option<Regex>,
     /// A line ending with a legal form.
     pub legal_form_end: Option<Regex>,
+    /// A salutation alone on its line ("Herrn").
+    pub salutation_line: Option<Regex>,
+    /// An addressee title alone on its line ("Firma").
+    pub addressee_title_line: Option<Regex>,
+    /// A delivery address label alone on its line (maybe with a colon).
+    pub delivery_label_line: Option<Regex>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
     pub templates: Vec<super::templates::Template>,
@@ -311,6 +327,9 @@ impl InvoiceRules {
             legal_form_end: optional(&f.legal_forms, |w| {
                 compile("legal_forms", &format!(r"(?i)\S\s+(?:{})\s*$", w.join("|")))
             })?,
+            salutation_line: optional(&f.salutations, |w| title_regex("salutations", w))?,
+            addressee_title_line: optional(&f.addressee_titles, |w| title_regex("addressee_titles", w))?,
+            delivery_label_line: optional(&f.delivery_labels, |w| title_regex("delivery_labels", w))?,
             checks,
             templates: Vec::new(),
         })

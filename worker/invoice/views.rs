@@ -261,7 +261,13 @@ pub fn combine(doc: &Document, stream: ExtractedInvoice, layout: &ExtractedInvoi
 fn party(doc: &Document, p: &mut PartyFields, layout: &PartyFields) {
     // The name stays the stream view's: the name rules read line structure (first line, the
     // line under a label) that the layout changes where columns share a line; on the Factur-X
-    // corpus the names found on the layout view only were all wrong (docs/layout.md).
+    // corpus the names found on the layout view only were all wrong (docs/layout.md). Only where
+    // the stream joined the next line or another column to it does the layout's name shorten it.
+    if let (Some(s), Some(l)) = (&p.name, &layout.name)
+        && let Some(cut) = cut_to_layout(doc, s, &l.value)
+    {
+        p.name = Some(cut);
+    }
     p.siren = either(doc, p.siren.take(), &layout.siren);
     p.siret = either(doc, p.siret.take(), &layout.siret);
     if p.vat_id.is_none()
@@ -270,6 +276,52 @@ fn party(doc: &Document, p: &mut PartyFields, layout: &PartyFields) {
         p.vat_id = Some(v);
         p.country = ground(doc, &layout.country).or(p.country.take());
     }
+}
+
+/// The stream's name cut where the layout's ends, when the layout's name (its first column: the
+/// layout puts three spaces between columns) is a strict beginning of the stream's, whitespace
+/// ignored: the stream joined the next line or another column's cell to the name ("Kunden AG
+/// MitteKundenstraße 15DE 69876 Frankfurt", the layout reading "Kunden AG Mitte" on its own line).
+/// `None` otherwise, or when the stream's name is not one span of the page printed as read.
+fn cut_to_layout(doc: &Document, stream: &Grounded<String>, layout: &str) -> Option<Grounded<String>> {
+    let first = layout.split("   ").next()?.trim();
+    if first.chars().filter(|c| c.is_alphabetic()).count() < 2 {
+        return None;
+    }
+    let [loc] = stream.evidence.locations.as_slice() else { return None };
+    if loc.text != stream.value {
+        return None;
+    }
+    let mut needle = first.chars().filter(|c| !c.is_whitespace()).peekable();
+    let mut end = None;
+    for (i, c) in stream.value.char_indices() {
+        if c.is_whitespace() {
+            continue;
+        }
+        match needle.next() {
+            Some(n) if n == c => {}
+            Some(_) => return None,
+            None => {
+                end = Some(i);
+                break;
+            }
+        }
+        if needle.peek().is_none() {
+            end = Some(i + c.len_utf8());
+            // The rest must hold more than whitespace.
+            if stream.value[end?..].trim().is_empty() {
+                return None;
+            }
+            break;
+        }
+    }
+    let value = stream.value[..end?].trim_end();
+    let span = Span { start: loc.span.start, end: loc.span.start + value.len() };
+    let location = Location::of(doc, loc.page, span)?;
+    Some(Grounded {
+        value: value.to_string(),
+        evidence: Evidence { locations: vec![location], ..stream.evidence.clone() },
+    })
 }
 
 type Amount = Option<Grounded<Decimal>>;
@@ -389,6 +441,40 @@ mod tests {
             value: value.parse().unwrap(),
             evidence: Evidence { locations, method, confidence: 0.8 },
         })
+    }
+
+    #[test]
+    fn the_layout_cuts_a_name_the_stream_joined_to_the_next_line() {
+        let stream =
+            "Käufer:Nummer        :  GE2020211\nKunden AG MitteKundenstraße 15DE   69876   Frankfurt\n";
+        let mut d = crate::invoice::extract::tests::doc(&[stream]);
+        d.pages[0].layout = Some(
+            "Käufer:\nNummer :   GE2020211\nKunden AG Mitte\nKundenstraße 15\nDE   69876   Frankfurt\n"
+                .into(),
+        );
+        let name = extract_both(&d, crate::invoice::extract::tests::rules()).customer.name.unwrap();
+        assert_eq!(name.value, "Kunden AG Mitte");
+        assert_eq!(name.evidence.locations[0].text, "Kunden AG Mitte");
+        assert_eq!(name.evidence.locations[0].span.start, stream.find("Kunden AG").unwrap());
+        // Not cut where the layout's name is not the beginning of the stream's, nor equal.
+        let g = |v: &str| text_at(stream, v);
+        assert!(cut_to_layout(&d, &g("Kunden AG MitteKundenstraße 15DE"), "Kunden AG Mitte").is_some());
+        assert!(cut_to_layout(&d, &g("Kunden AG MitteKundenstraße 15DE"), "Kunden AG Mitte   EUR").is_some());
+        assert!(cut_to_layout(&d, &g("Kunden AG Mitte"), "Kunden AG Mitte").is_none());
+        assert!(cut_to_layout(&d, &g("Kunden AG MitteKundenstraße 15DE"), "Kundenstraße 15").is_none());
+    }
+
+    /// A text grounded at the first `printed` of `text` (page 1).
+    fn text_at(text: &str, printed: &str) -> Grounded<String> {
+        let start = text.find(printed).expect("printed");
+        let locations = vec![Location {
+            page: 1,
+            span: Span { start, end: start + printed.len() },
+            text: printed.to_string(),
+            bbox: None,
+        }];
+        let method = crate::evidence::Method::Layout { rule: "test".into() };
+        Grounded { value: printed.to_string(), evidence: Evidence { locations, method, confidence: 0.8 } }
     }
 
     #[test]
