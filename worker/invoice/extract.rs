@@ -861,7 +861,20 @@ fn supplier_from_section(
     in_block: &dyn Fn(usize) -> bool,
 ) -> Option<(Grounded<String>, usize)> {
     let labels = rules.supplier_labels.as_ref()?;
-    let Some(start) = lines.iter().enumerate().position(|(i, l)| !in_block(i) && labels.is_match(l.text))
+    // The label alone on its line, or joined by the text layer to the section's first labelled
+    // line ("Verkäufer:Nummer        :  549910").
+    let joined = |t: &str| {
+        rules
+            .supplier_label_inline
+            .as_ref()
+            .and_then(|r| r.captures(t))
+            .and_then(|c| c.name("after"))
+            .is_some_and(|a| SHORT_LABELLED.is_match(a.as_str()))
+    };
+    let Some(start) = lines
+        .iter()
+        .enumerate()
+        .position(|(i, l)| !in_block(i) && (labels.is_match(l.text) || joined(l.text)))
     else {
         return supplier_from_inline_label(doc, rules, lines, in_block);
     };
@@ -884,8 +897,21 @@ fn supplier_from_section(
     }
     let j = section.into_iter().find(|&j| name_like(rules, lines[j].text.trim()))?;
     let l = &lines[j];
-    name_at(doc, l, 0, l.text.len(), "supplier_name.section", 0.85).map(|g| (g, j))
+    // The name ends at its legal form when the text layer glued the next line to it ("Lieferant
+    // GmbHLieferantenstraße 20DE   80333   München").
+    let end = rules
+        .legal_form_glued
+        .as_ref()
+        .and_then(|r| r.captures(l.text))
+        .and_then(|c| c.name("next"))
+        .map_or(l.text.len(), |m| m.start());
+    name_at(doc, l, 0, end, "supplier_name.section", 0.85).map(|g| (g, j))
 }
+
+/// A field label of one or two words and its value ("Nummer        :  549910").
+static SHORT_LABELLED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\p{L}[\p{L}.-]*(?: \p{L}[\p{L}.-]*)?\s*:\s*\S").expect("short label regex")
+});
 
 /// The seller's label and name on one line ("Sold By : Name", "Name, Sold By :").
 fn supplier_from_inline_label(
@@ -2709,6 +2735,21 @@ pub(crate) mod tests {
         let inv = extract(&d, rules());
         assert_eq!(inv.supplier.name.unwrap().value, "Coolblue B.V.");
         assert_eq!(inv.kind.unwrap().value, InvoiceKind::Invoice);
+    }
+
+    #[test]
+    fn seller_section_joined_to_its_first_line_and_a_name_glued_to_the_street() {
+        // The text layer joined the section label to its first labelled line, and the name to the
+        // street; the payee's section below names another company.
+        let d = doc(&[
+            "Handelsrechnung  Nr.  471102  vom  05.03.2018\nVerkäufer:Nummer        :  549910\nGlobale Nummer:  4000001123452   ( GTIN )\nLieferant GmbHLieferantenstraße 20DE   80333   München\n\nKäufer:Nummer        :  GE2020211\nKunden AG MitteKundenstraße 15DE   69876   Frankfurt\n\nAbweichender Zahlungsempfänger:Nummer        :  4711\nFactoring GmbH",
+        ]);
+        let n = extract(&d, rules()).supplier.name.unwrap();
+        assert_eq!((n.value.as_str(), at(&d, &n).as_str()), ("Lieferant GmbH", "Lieferant GmbH"));
+        // A seller's label followed by a name and a contact is not a section start.
+        let d = doc(&["Verkäufer: Max Muster Tel: 0123\nKunden AG Mitte"]);
+        let n = extract(&d, rules()).supplier.name.unwrap();
+        assert_ne!(n.evidence.method, Method::Layout { rule: "supplier_name.section".into() });
     }
 
     #[test]

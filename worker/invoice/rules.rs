@@ -173,6 +173,9 @@ pub struct InvoiceRules {
     pub currency_labels: Option<Regex>,
     /// A line ending with a legal form.
     pub legal_form_end: Option<Regex>,
+    /// A legal form glued to a capitalised word the text layer joined to it ("Lieferant
+    /// GmbHLieferantenstraße 20"): group `next` starts the joined word.
+    pub legal_form_glued: Option<Regex>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
     pub templates: Vec<super::templates::Template>,
@@ -309,6 +312,12 @@ impl InvoiceRules {
             })?,
             legal_form_end: optional(&f.legal_forms, |w| {
                 compile("legal_forms", &format!(r"(?i)\S\s+(?:{})\s*$", w.join("|")))
+            })?,
+            legal_form_glued: optional(&f.legal_forms, |w| {
+                compile(
+                    "legal_forms",
+                    &format!(r"(?i)\S\s+(?:{})(?P<next>(?-i:\p{{Lu}}\p{{Ll}}))", w.join("|")),
+                )
             })?,
             checks,
             templates: Vec::new(),
