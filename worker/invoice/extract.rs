@@ -303,7 +303,7 @@ fn value_after(
     // A header cell of a row of labels above a row of values ("Klant   Order   Factuur datum   …" /
     // "SCONL…   SCONL…   8-9-2022   …").
     let grid = || {
-        (matches!(kind, ValueKind::Id | ValueKind::Date) && TABLE_GAP.is_match(l.text))
+        (matches!(kind, ValueKind::Id | ValueKind::Date | ValueKind::Vat) && TABLE_GAP.is_match(l.text))
             .then(|| value_in_grid(kind, lines, i, label_start, from))
             .flatten()
     };
@@ -524,7 +524,11 @@ fn value_in_grid(
     let k = head.iter().position(|&(s, e)| label_start <= s && e <= label_end && s < label_end)?;
     let next = line_below(lines, i)?;
     let row = cells(next.text);
-    if head.len() < 2 || row.len() != head.len() {
+    // A VAT id heading the first column may stand above a row missing a later cell ("VAT
+    // Registration No.   Home Page   Phone No.   Email" / "DE777777777   999 / 9 99 99 99   info@…"):
+    // the first cell cannot shift, and it must be a VAT id.
+    let first_vat = kind == ValueKind::Vat && k == 0 && (2..head.len()).contains(&row.len());
+    if head.len() < 2 || (row.len() != head.len() && !first_vat) {
         return None;
     }
     let (s, e) = row[k];
@@ -2943,6 +2947,16 @@ pub(crate) mod tests {
             "ALEXINUX\nFacture n° 2022089083\n NETPRESSE\nSiège social : 16 rue Mollien - 92100 BOULOGNE\nSarl au capital de 10 000€",
         ]);
         assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "NETPRESSE");
+    }
+
+    #[test]
+    fn vat_id_under_the_first_column_header() {
+        let vat = |t: &str| extract(&doc(&[t]), rules()).supplier.vat_id.map(|g| g.value);
+        let t = "VAT Registration No.   Home Page   Phone No.   Email\nDE777777777   999 / 9 99 99 99   info@cronus.com";
+        assert_eq!(vat(t).as_deref(), Some("DE777777777"));
+        // Not under a later column of a row missing a cell, nor a cell that is not a VAT id.
+        assert_eq!(vat("Home Page   VAT Registration No.   Email\nDE777777777   info@cronus.com"), None);
+        assert_eq!(vat("VAT Registration No.   Home Page   Email\n999 / 9 99   info@cronus.com"), None);
     }
 
     #[test]
