@@ -303,7 +303,7 @@ fn value_after(
     // A header cell of a row of labels above a row of values ("Klant   Order   Factuur datum   …" /
     // "SCONL…   SCONL…   8-9-2022   …").
     let grid = || {
-        (matches!(kind, ValueKind::Id | ValueKind::Date) && TABLE_GAP.is_match(l.text))
+        (matches!(kind, ValueKind::Id | ValueKind::Date | ValueKind::Vat) && TABLE_GAP.is_match(l.text))
             .then(|| value_in_grid(kind, lines, i, label_start, from))
             .flatten()
     };
@@ -313,7 +313,60 @@ fn value_after(
         }
         return grid();
     }
-    value_below(kind, lines, i, label_start).or_else(grid)
+    value_below(kind, lines, i, label_start)
+        .or_else(grid)
+        .or_else(|| (kind == ValueKind::Date).then(|| date_in_wrapped_row(lines, i, label_start)).flatten())
+}
+
+/// A word after which a date belongs to a sentence ("Skonto … bis 15.06.2018"), not to a cell.
+static BEFORE_DATE_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:bis|zum|vom|von|am|ab|seit|until|by|before|from|on|to|le|du|au|avant|tot|van)\s*$")
+        .expect("before-date regex")
+});
+
+/// A date under a column header when the row's first cell, a description, wraps over several lines
+/// ("Beschreibung Fälligkeit Teilzahlung" / "Zahlungsbedingungen: Der Rechnungsbetrag wurde
+/// bereits" / "beglichen. 03.10.2018"): the header is a short line of capitalised words without
+/// figures, the label not its first word; the row runs to the next blank line (four lines at most)
+/// and holds exactly one date, which ends its line and stands apart from the text before it (alone,
+/// after two spaces, or after a sentence's end).
+fn date_in_wrapped_row(
+    lines: &[TextLine],
+    i: usize,
+    label_start: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let l = &lines[i];
+    let words: Vec<&str> = l.text.split_whitespace().collect();
+    let header = (2..=6).contains(&words.len())
+        && words.iter().all(|w| w.starts_with(char::is_uppercase) && w.chars().all(char::is_alphabetic));
+    if !header || l.text[..label_start].trim().is_empty() {
+        return None;
+    }
+    let mut row = lines[i + 1..]
+        .iter()
+        .skip_while(|n| n.text.trim().is_empty())
+        .take_while(|n| n.page == l.page && !n.text.trim().is_empty());
+    let mut found = None;
+    for n in row.by_ref().take(4) {
+        let mut from = 0;
+        while let Some((d, s, e)) = super::parse::find_date(&n.text[from..], false) {
+            let (s, e) = (from + s, from + e);
+            if found.is_some() {
+                return None;
+            }
+            found = Some((d, n, s, e));
+            from = e;
+        }
+    }
+    let (d, n, s, e) = found?;
+    let before = &n.text[..s];
+    let apart = before.trim().is_empty() || before.ends_with("  ") || before.trim_end().ends_with(['.', '!']);
+    (n.text[e..].trim().is_empty() && apart && !BEFORE_DATE_WORD.is_match(before)).then_some((
+        Value::Date(d),
+        n.page,
+        n.start + s,
+        n.start + e,
+    ))
 }
 
 /// The value at the start of the next non-empty line (within three) of the same page.
@@ -330,7 +383,8 @@ fn value_below(
         && let Some((rank, header_cells)) = cell_rank(l.text, label_start)
         && rank > 0
     {
-        return date_in_cell(next, rank, header_cells);
+        return date_in_cell(next, rank, header_cells)
+            .or_else(|| lone_date_in_row(l.text, label_start, next, header_cells));
     }
     // A date may open its line with its preposition ("Rechnung Nr. 4711" / "vom 05.03.2018").
     let lead =
@@ -436,6 +490,42 @@ fn date_in_cell(row: &TextLine, rank: usize, header_cells: usize) -> Option<(Val
     Some((Value::Date(d), row.page, row.start + s, row.start + e))
 }
 
+/// A header cell naming a date or a period (another date column than the label's).
+static DATE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)dat(?:e|um|a)|f[äa]llig|[ée]ch[ée]ance|\bdue\b|p[ée]riod|zeitraum|\btag\b|\bday\b|jour|valid|g[üu]ltig")
+        .expect("date header regex")
+});
+
+/// The one date of a row under a header whose only date column is the label's, when the row has
+/// fewer cells than its header (an empty cell shifted the columns: "Your Reference   Salesperson
+/// Due Date   Payment Terms" / "Detlef Hembrock   March 3, 2026   …"): the row's single cell that
+/// is wholly a date.
+fn lone_date_in_row(
+    header: &str,
+    label_start: usize,
+    row: &TextLine,
+    header_cells: usize,
+) -> Option<(Value, u32, usize, usize)> {
+    let at = label_start + (header[label_start..].len() - header[label_start..].trim_start().len());
+    let other_date_column =
+        cells(header).iter().any(|&(s, e)| s != at && DATE_HEADER.is_match(&header[s..e]));
+    let c = cells(row.text);
+    if other_date_column || c.len() >= header_cells {
+        return None;
+    }
+    let mut dates = c.iter().filter_map(|&(s, e)| {
+        let (d, len) = parse_date(&row.text[s..e], false)?;
+        (len == e - s).then_some((d, s, e))
+    });
+    let (d, s, e) = dates.next()?;
+    // Nor any other date in the row.
+    let others = c
+        .iter()
+        .filter(|&&(cs, _)| cs != s)
+        .any(|&(cs, ce)| super::parse::find_date(&row.text[cs..ce], false).is_some());
+    (dates.next().is_none() && !others).then_some((Value::Date(d), row.page, row.start + s, row.start + e))
+}
+
 /// Two or more spaces between words: a line laid out in columns (a table header).
 static TABLE_GAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S {2,}\S").expect("gap regex"));
 
@@ -453,7 +543,11 @@ fn value_in_grid(
     let k = head.iter().position(|&(s, e)| label_start <= s && e <= label_end && s < label_end)?;
     let next = line_below(lines, i)?;
     let row = cells(next.text);
-    if head.len() < 2 || row.len() != head.len() {
+    // A VAT id heading the first column may stand above a row missing a later cell ("VAT
+    // Registration No.   Home Page   Phone No.   Email" / "DE777777777   999 / 9 99 99 99   info@…"):
+    // the first cell cannot shift, and it must be a VAT id.
+    let first_vat = kind == ValueKind::Vat && k == 0 && (2..head.len()).contains(&row.len());
+    if head.len() < 2 || (row.len() != head.len() && !first_vat) {
         return None;
     }
     let (s, e) = row[k];
@@ -785,7 +879,20 @@ fn supplier_from_section(
     in_block: &dyn Fn(usize) -> bool,
 ) -> Option<(Grounded<String>, usize)> {
     let labels = rules.supplier_labels.as_ref()?;
-    let Some(start) = lines.iter().enumerate().position(|(i, l)| !in_block(i) && labels.is_match(l.text))
+    // The label alone on its line, or joined by the text layer to the section's first labelled
+    // line ("Verkäufer:Nummer        :  549910").
+    let joined = |t: &str| {
+        rules
+            .supplier_label_inline
+            .as_ref()
+            .and_then(|r| r.captures(t))
+            .and_then(|c| c.name("after"))
+            .is_some_and(|a| SHORT_LABELLED.is_match(a.as_str()))
+    };
+    let Some(start) = lines
+        .iter()
+        .enumerate()
+        .position(|(i, l)| !in_block(i) && (labels.is_match(l.text) || joined(l.text)))
     else {
         return supplier_from_inline_label(doc, rules, lines, in_block);
     };
@@ -808,8 +915,21 @@ fn supplier_from_section(
     }
     let j = section.into_iter().find(|&j| name_like(rules, lines[j].text.trim()))?;
     let l = &lines[j];
-    name_at(doc, l, 0, l.text.len(), "supplier_name.section", 0.85).map(|g| (g, j))
+    // The name ends at its legal form when the text layer glued the next line to it ("Lieferant
+    // GmbHLieferantenstraße 20DE   80333   München").
+    let end = rules
+        .legal_form_glued
+        .as_ref()
+        .and_then(|r| r.captures(l.text))
+        .and_then(|c| c.name("next"))
+        .map_or(l.text.len(), |m| m.start());
+    name_at(doc, l, 0, end, "supplier_name.section", 0.85).map(|g| (g, j))
 }
+
+/// A field label of one or two words and its value ("Nummer        :  549910").
+static SHORT_LABELLED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\p{L}[\p{L}.-]*(?: \p{L}[\p{L}.-]*)?\s*:\s*\S").expect("short label regex")
+});
 
 /// The seller's label and name on one line ("Sold By : Name", "Name, Sold By :").
 fn supplier_from_inline_label(
@@ -1821,6 +1941,11 @@ pub(crate) fn extract_text(doc: &Document, rules: &InvoiceRules) -> ExtractedInv
             });
         }
     }
+    // Else the currency printed inside the gross total's label ("Total € Incl. VAT  681.87").
+    if currency.is_none() {
+        currency = lookup(FieldName::GrossTotal, Scope::Anywhere)
+            .and_then(|(_, c)| currency_in_label(doc, &lines[c.line_index], c.start));
+    }
     let [net_total, vat_total, gross_total, amount_due] = amounts.map(|(_, a)| a.map(|(g, _)| g));
     // A party's identifiers: the supplier's outside the customer block, the customer's inside.
     let identifiers = |scope: Scope| PartyFields {
@@ -2101,6 +2226,37 @@ fn currency_by_label_or_code(
         }
     }
     lines.iter().find_map(|l| CURRENCY_CODE.find(l.text).and_then(|m| at(l, m, "currency.code", 0.7)))
+}
+
+/// A currency symbol or code inside a total's label ("Total € Incl. VAT  681.87"): on the label's
+/// line `l`, before the amount when it stands at `value_start` on that line (a page offset), else
+/// anywhere on the line (the amount printed below its label).
+fn currency_in_label(doc: &Document, l: &TextLine, value_start: usize) -> Option<Grounded<String>> {
+    static SYMBOL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"€|\$|£|₹|\b(?:EUR|USD|GBP|CHF|INR)\b").expect("currency symbol regex"));
+    let end = if (l.start..=l.start + l.text.len()).contains(&value_start) {
+        value_start - l.start
+    } else {
+        l.text.len()
+    };
+    let mut found = SYMBOL.find_iter(&l.text[..end]);
+    let m = found.next()?;
+    // One currency only ("Total EUR / USD" names none).
+    if found.any(|o| o.as_str() != m.as_str()) {
+        return None;
+    }
+    let code = parse_amount(&format!("{} 1", m.as_str()), DecimalHint::Auto)?.currency?;
+    grounded(
+        code.to_string(),
+        evidence(
+            doc,
+            l.page,
+            l.start + m.start(),
+            l.start + m.end(),
+            Method::Pattern { rule: "currency.in_total_label".into() },
+            0.8,
+        ),
+    )
 }
 
 fn derived(value: Decimal, from: &[&Grounded<Decimal>], rule: &str) -> Grounded<Decimal> {
@@ -2828,6 +2984,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn currency_in_the_total_label_and_the_tax_contained_in_a_premium() {
+        let d = doc(&["Invoice 103767\n          Subtotal  573.00\n          Total € Incl. VAT  681.87"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.currency.as_ref().unwrap().value, "EUR");
+        assert_eq!(at(&d, inv.currency.as_ref().unwrap()), "€");
+        // Two currencies in the label name none.
+        let d = doc(&["Invoice 1\nTotal € / $  681.87"]);
+        let c = extract(&d, rules()).currency.unwrap();
+        assert_ne!(c.evidence.method, Method::Pattern { rule: "currency.in_total_label".into() });
+        // The tax contained in a gross premium, in parentheses: the VAT total; the net follows.
+        let d = doc(&[
+            "Beitragsrechnung Nr. 1\nvierteljährlicher Beitrag inklusive 19 % Versicherungsteuer   220,00 €\nin diesem Beitrag enthaltene Versicherungsteuer   (35,13 €)",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.vat_total.as_ref().unwrap().value.to_string(), "35.13");
+        assert_eq!(inv.net_total.as_ref().unwrap().value.to_string(), "184.87");
+    }
+
+    #[test]
     fn german_title_number_and_date() {
         let d = doc(&["Handelsrechnung (380) 05.03.2018   Nr. 471102   vom\nWährung: EUR"]);
         let inv = extract(&d, rules());
@@ -2879,6 +3054,21 @@ pub(crate) mod tests {
         let inv = extract(&d, rules());
         assert_eq!(inv.supplier.name.unwrap().value, "Coolblue B.V.");
         assert_eq!(inv.kind.unwrap().value, InvoiceKind::Invoice);
+    }
+
+    #[test]
+    fn seller_section_joined_to_its_first_line_and_a_name_glued_to_the_street() {
+        // The text layer joined the section label to its first labelled line, and the name to the
+        // street; the payee's section below names another company.
+        let d = doc(&[
+            "Handelsrechnung  Nr.  471102  vom  05.03.2018\nVerkäufer:Nummer        :  549910\nGlobale Nummer:  4000001123452   ( GTIN )\nLieferant GmbHLieferantenstraße 20DE   80333   München\n\nKäufer:Nummer        :  GE2020211\nKunden AG MitteKundenstraße 15DE   69876   Frankfurt\n\nAbweichender Zahlungsempfänger:Nummer        :  4711\nFactoring GmbH",
+        ]);
+        let n = extract(&d, rules()).supplier.name.unwrap();
+        assert_eq!((n.value.as_str(), at(&d, &n).as_str()), ("Lieferant GmbH", "Lieferant GmbH"));
+        // A seller's label followed by a name and a contact is not a section start.
+        let d = doc(&["Verkäufer: Max Muster Tel: 0123\nKunden AG Mitte"]);
+        let n = extract(&d, rules()).supplier.name.unwrap();
+        assert_ne!(n.evidence.method, Method::Layout { rule: "supplier_name.section".into() });
     }
 
     #[test]
@@ -2940,13 +3130,43 @@ pub(crate) mod tests {
         );
         // A row missing a cell holding another date: which column is which cannot be told.
         assert_eq!(due("Kunde   Rechnungsdatum   Fälligkeit\n01.02.2024   15.02.2024"), None);
-        // A row missing a cell whose cell under the label is not a date.
+        // A row missing a cell whose cell under the label is not a date: its one date, when the
+        // label's is the header's only date column.
         assert_eq!(
             due(
                 "Your Reference   Salesperson   Due Date   Payment Terms\nDetlef Hembrock   March 3, 2026   14 days"
+            )
+            .as_deref(),
+            Some("2026-03-03")
+        );
+        assert_eq!(
+            due(
+                "Your Reference   Order Date   Due Date   Payment Terms\nDetlef Hembrock   March 3, 2026   14 days"
             ),
             None
         );
+        assert_eq!(due("Reference   Salesperson   Due Date   Terms\n12   March 3, 2026   May 3, 2026"), None);
+        // A date ending a description wrapped over several lines, under its column header.
+        assert_eq!(
+            due("Beschreibung FälligkeitTeilzahlung\nZahlungsbedingungen: Der Rechnungsbetrag wurde bereits\nbeglichen. 03.10.2018\n\nZahlungsart:")
+                .as_deref(),
+            Some("2018-10-03")
+        );
+        assert_eq!(
+            due("Beschreibung   Fälligkeit   Teilzahlung\nDer Rechnungsbetrag wurde bereits\n03.10.2018\nbeglichen.")
+                .as_deref(),
+            Some("2018-10-03")
+        );
+        // Not a date inside a sentence, nor one of two, nor under a sentence.
+        assert_eq!(
+            due("Beschreibung Fälligkeit Teilzahlung\nSkonto innerhalb 10 Tagen bis 15.06.2018"),
+            None
+        );
+        assert_eq!(
+            due("Beschreibung Fälligkeit Teilzahlung\nRate eins 04.07.2018, 3%\nSkonto 10 Tage. 15.06.2018"),
+            None
+        );
+        assert_eq!(due("Der Betrag ist sofort fällig.\nWir danken. 03.10.2018"), None);
     }
 
     #[test]
@@ -3042,6 +3262,16 @@ pub(crate) mod tests {
             "ALEXINUX\nFacture n° 2022089083\n NETPRESSE\nSiège social : 16 rue Mollien - 92100 BOULOGNE\nSarl au capital de 10 000€",
         ]);
         assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "NETPRESSE");
+    }
+
+    #[test]
+    fn vat_id_under_the_first_column_header() {
+        let vat = |t: &str| extract(&doc(&[t]), rules()).supplier.vat_id.map(|g| g.value);
+        let t = "VAT Registration No.   Home Page   Phone No.   Email\nDE777777777   999 / 9 99 99 99   info@cronus.com";
+        assert_eq!(vat(t).as_deref(), Some("DE777777777"));
+        // Not under a later column of a row missing a cell, nor a cell that is not a VAT id.
+        assert_eq!(vat("Home Page   VAT Registration No.   Email\nDE777777777   info@cronus.com"), None);
+        assert_eq!(vat("VAT Registration No.   Home Page   Email\n999 / 9 99   info@cronus.com"), None);
     }
 
     #[test]

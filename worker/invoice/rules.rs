@@ -190,6 +190,9 @@ pub struct InvoiceRules {
     pub addressee_title_line: Option<Regex>,
     /// A delivery address label alone on its line (maybe with a colon).
     pub delivery_label_line: Option<Regex>,
+    /// A legal form glued to a capitalised word the text layer joined to it ("Lieferant
+    /// GmbHLieferantenstraße 20"): group `next` starts the joined word.
+    pub legal_form_glued: Option<Regex>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
     pub templates: Vec<super::templates::Template>,
@@ -330,6 +333,12 @@ impl InvoiceRules {
             salutation_line: optional(&f.salutations, |w| title_regex("salutations", w))?,
             addressee_title_line: optional(&f.addressee_titles, |w| title_regex("addressee_titles", w))?,
             delivery_label_line: optional(&f.delivery_labels, |w| title_regex("delivery_labels", w))?,
+            legal_form_glued: optional(&f.legal_forms, |w| {
+                compile(
+                    "legal_forms",
+                    &format!(r"(?i)\S\s+(?:{})(?P<next>(?-i:\p{{Lu}}\p{{Ll}}))", w.join("|")),
+                )
+            })?,
             checks,
             templates: Vec::new(),
         })
