@@ -384,7 +384,7 @@ fn value_below(
         && rank > 0
     {
         return date_in_cell(next, rank, header_cells)
-            .or_else(|| lone_date_in_row(l.text, label_start, next, header_cells));
+            .or_else(|| lone_date_in_row(l.text, rank, next, header_cells));
     }
     // A date may open its line with its preposition ("Rechnung Nr. 4711" / "vom 05.03.2018").
     let lead =
@@ -502,13 +502,12 @@ static DATE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
 /// is wholly a date.
 fn lone_date_in_row(
     header: &str,
-    label_start: usize,
+    rank: usize,
     row: &TextLine,
     header_cells: usize,
 ) -> Option<(Value, u32, usize, usize)> {
-    let at = label_start + (header[label_start..].len() - header[label_start..].trim_start().len());
     let other_date_column =
-        cells(header).iter().any(|&(s, e)| s != at && DATE_HEADER.is_match(&header[s..e]));
+        cells(header).iter().enumerate().any(|(k, &(s, e))| k != rank && DATE_HEADER.is_match(&header[s..e]));
     let c = cells(row.text);
     if other_date_column || c.len() >= header_cells {
         return None;
@@ -1285,39 +1284,23 @@ fn customer_in_block(
                         Method::Layout { rule: "customer_name.name_label".into() },
                         0.9,
                     );
-                    // "Name: Herrn" / "Max Mustermann".
-                    if let Some(g) = name.take_if(|_| is_line(&rules.salutation_line, v)) {
-                        name = after_salutation(doc, rules, lines, i, e, g).map(|(g, j)| {
-                            skip_to = j;
-                            g
-                        });
-                    }
                 }
-                continue;
+            } else {
+                // The customer's number or location code is not its name ("GLN 4304171000002"),
+                // nor another labelled line ("Nummer: GE2020211"), nor an addressee title ("Firma").
+                if CUSTOMER_REF.is_match(t)
+                    || t.contains(':')
+                    || !name_like(rules, t)
+                    || is_line(&rules.addressee_title_line, t)
+                {
+                    continue;
+                }
+                let lead = l.text.len() - l.text.trim_start().len();
+                let t = t[..before_other_column(rules, t)].trim_end();
+                name = name_at(doc, l, lead, lead + t.len(), "customer_name.under_label", 0.85);
             }
-            // The customer's number or location code is not its name ("GLN 4304171000002"), nor
-            // another labelled line ("Nummer: GE2020211"), nor an addressee title ("Firma").
-            if CUSTOMER_REF.is_match(t)
-                || t.contains(':')
-                || !name_like(rules, t)
-                || is_line(&rules.addressee_title_line, t)
-            {
-                continue;
-            }
-            let lead = l.text.len() - l.text.trim_start().len();
-            let t = t[..before_other_column(rules, t)].trim_end();
-            name = grounded(
-                t.to_string(),
-                evidence(
-                    doc,
-                    l.page,
-                    l.start + lead,
-                    l.start + lead + t.len(),
-                    Method::Layout { rule: "customer_name.under_label".into() },
-                    0.85,
-                ),
-            );
-            if let Some(g) = name.take_if(|_| is_line(&rules.salutation_line, t)) {
+            // "Herrn" / "Max Mustermann" (also after "Name:"): the salutation joins the name below.
+            if let Some(g) = name.take_if(|g| is_line(&rules.salutation_line, &g.value)) {
                 name = after_salutation(doc, rules, lines, i, e, g).map(|(g, j)| {
                     skip_to = j;
                     g

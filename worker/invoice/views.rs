@@ -284,7 +284,7 @@ fn party(doc: &Document, p: &mut PartyFields, layout: &PartyFields) {
 /// MitteKundenstraße 15DE 69876 Frankfurt", the layout reading "Kunden AG Mitte" on its own line).
 /// `None` otherwise, or when the stream's name is not one span of the page printed as read.
 fn cut_to_layout(doc: &Document, stream: &Grounded<String>, layout: &str) -> Option<Grounded<String>> {
-    let first = layout.split("   ").next()?.trim();
+    let first = layout.split(crate::intake::pdf::layout::COLUMN_GAP).next()?.trim();
     if first.chars().filter(|c| c.is_alphabetic()).count() < 2 {
         return None;
     }
@@ -298,13 +298,9 @@ fn cut_to_layout(doc: &Document, stream: &Grounded<String>, layout: &str) -> Opt
         if c.is_whitespace() {
             continue;
         }
-        match needle.next() {
-            Some(n) if n == c => {}
-            Some(_) => return None,
-            None => {
-                end = Some(i);
-                break;
-            }
+        // The needle is never empty here: it has letters, and the loop ends with its last one.
+        if needle.next() != Some(c) {
+            return None;
         }
         if needle.peek().is_none() {
             end = Some(i + c.len_utf8());
@@ -427,8 +423,8 @@ mod tests {
         assert_eq!(at(layout, stream, "100,00", 1), stream.rfind("100,00"));
     }
 
-    /// An amount grounded at the first `printed` of `text` (page 1).
-    fn amount(text: &str, printed: &str, value: &str) -> Option<Grounded<Decimal>> {
+    /// `value` grounded at the first `printed` of `text` (page 1).
+    fn grounded_at<T>(text: &str, printed: &str, value: T) -> Grounded<T> {
         let start = text.find(printed).expect("printed");
         let locations = vec![Location {
             page: 1,
@@ -437,10 +433,12 @@ mod tests {
             bbox: None,
         }];
         let method = crate::evidence::Method::Layout { rule: "test".into() };
-        Some(Grounded {
-            value: value.parse().unwrap(),
-            evidence: Evidence { locations, method, confidence: 0.8 },
-        })
+        Grounded { value, evidence: Evidence { locations, method, confidence: 0.8 } }
+    }
+
+    /// An amount grounded at the first `printed` of `text` (page 1).
+    fn amount(text: &str, printed: &str, value: &str) -> Option<Grounded<Decimal>> {
+        Some(grounded_at(text, printed, value.parse().unwrap()))
     }
 
     #[test]
@@ -466,15 +464,7 @@ mod tests {
 
     /// A text grounded at the first `printed` of `text` (page 1).
     fn text_at(text: &str, printed: &str) -> Grounded<String> {
-        let start = text.find(printed).expect("printed");
-        let locations = vec![Location {
-            page: 1,
-            span: Span { start, end: start + printed.len() },
-            text: printed.to_string(),
-            bbox: None,
-        }];
-        let method = crate::evidence::Method::Layout { rule: "test".into() };
-        Grounded { value: printed.to_string(), evidence: Evidence { locations, method, confidence: 0.8 } }
+        grounded_at(text, printed, printed.to_string())
     }
 
     #[test]
