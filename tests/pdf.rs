@@ -1065,3 +1065,66 @@ fn text_layout_puts_labels_and_values_on_one_line_in_child_and_in_process() {
     assert_eq!(read_off.pages[0].text, page.text);
     assert_eq!(read_off.pages[0].layout, None);
 }
+
+// -------------------------------------------------------------------------------------------------
+// Text in images on pages with a text layer
+
+#[test]
+fn text_in_an_image_beside_the_text_layer_is_appended_with_its_boxes() {
+    // The sample whose issuer "encapsulated their company data in the image below".
+    let bytes = std::fs::read(corpus("invoice2data/tests/compare/saeco.pdf")).unwrap();
+    let mut off = config();
+    off.ocr.read_images_on_text_pages = false;
+    let layer = read(&intake_with(&off), &bytes).unwrap();
+    let r = read(intake(), &bytes).unwrap();
+    let (before, after) = (&layer.pages[0], &r.pages[0]);
+    assert_eq!(after.method, PageMethod::TextLayer);
+    assert!(before.words.is_empty() && before.ocr.is_none());
+    assert!(after.text.starts_with(&before.text));
+    let added = &after.text[before.text.len()..];
+    assert!(added.starts_with('\n'));
+    assert!(added.contains("e-Luscious Nederland B.V."), "{added}");
+    assert!(squash(added).contains("nl58rabo0198723202"), "{added}");
+    let layout = after.layout.as_deref().unwrap();
+    assert!(layout.starts_with(before.layout.as_deref().unwrap()));
+    assert!(layout.ends_with(added.trim_start()));
+    // The words are those of the added text, boxed on a 300 dpi image of the page, in its lower
+    // part where the footer is drawn.
+    let info = after.ocr.as_ref().unwrap();
+    assert_eq!(info.dpi, 300);
+    assert!(info.image_width > 2400 && info.image_height > 3400, "{info:?}");
+    assert!(after.words.len() >= 20);
+    for w in &after.words {
+        assert!(w.span.start >= before.text.len());
+        assert_eq!(&after.text[w.span.start..w.span.end], w.text);
+        assert!(w.bbox.x + w.bbox.w <= info.image_width && w.bbox.y + w.bbox.h <= info.image_height);
+        assert!(w.bbox.y > info.image_height / 2, "{w:?}");
+    }
+    assert!(!has_warning(&r.warnings, "ocr_timed_out"));
+}
+
+#[test]
+fn an_image_repeating_the_text_layer_adds_nothing() {
+    // The top of the sample scan as a letterhead band over a text page.
+    let band = image::imageops::crop_imm(&sammy_gray(), 0, 0, 1700, 500).to_image();
+    let page = |text: &str| {
+        TestPage::letter()
+            .with_text(text)
+            .with_image(jpeg_image(&band, 90), [612.0, 0.0, 0.0, 180.0, 0.0, 612.0])
+    };
+    let (doc, _) = build(vec![page("Rechnung 1 vom 23. November 2026")]);
+    let r = read(intake(), &save(doc)).unwrap();
+    let p = &r.pages[0];
+    assert_eq!(p.method, PageMethod::TextLayer);
+    let cut = p.text.find("2026").unwrap() + 4;
+    let added = p.text[cut..].trim().to_string();
+    assert!(added.split_whitespace().count() >= 3, "{}", p.text);
+    assert!(!p.words.is_empty());
+    // The same band over a text layer that already says what it reads (a scan under its own
+    // text): nothing is appended.
+    let (doc, _) = build(vec![page(&added)]);
+    let r = read(intake(), &save(doc)).unwrap();
+    let p = &r.pages[0];
+    assert!(p.words.is_empty() && p.ocr.is_none(), "{}", p.text);
+    assert_eq!(squash(&p.text), squash(&added));
+}

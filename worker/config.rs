@@ -99,6 +99,9 @@ pub struct OcrConfig {
     /// Lines of side-by-side columns that Tesseract merged (tall, badly read words) are read
     /// again column by column, cut at the blank gutter (docs/ocr.md).
     pub split_merged_columns: bool,
+    /// Images on pages with a usable text layer (a letterhead or a footer of company details
+    /// pasted as a picture) are read by OCR, and their text appended to the page's.
+    pub read_images_on_text_pages: bool,
 }
 
 impl Default for OcrConfig {
@@ -110,6 +113,7 @@ impl Default for OcrConfig {
             default_dpi: 300,
             min_text_chars: 16,
             split_merged_columns: true,
+            read_images_on_text_pages: true,
         }
     }
 }

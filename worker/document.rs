@@ -162,14 +162,16 @@ pub struct Page {
     /// indexes this text).
     pub text: String,
     /// A text-layer page's text laid out in reading order from the glyph positions
-    /// (`intake::pdf::layout`, like `pdftotext -layout`), normalised like `text`. Spans never
+    /// (`intake::pdf::layout`, like `pdftotext -layout`), normalised like `text`, followed by the
+    /// text read in its images as in `text`. Spans never
     /// index it: a value read from it is grounded in `text` (`invoice::views`). `None` for OCR
     /// pages and when `sandbox.text_layout` is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr: Option<OcrInfo>,
-    /// Words with boxes; filled when the page was read by OCR.
+    /// Words with boxes, their spans in `text`: all of an OCR page's words; on a text-layer page,
+    /// those of the text read in its images, appended after the text layer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub words: Vec<Word>,
 }

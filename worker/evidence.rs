@@ -1,7 +1,7 @@
 //! Evidence: where in the document a value or a flag comes from. Every extracted value and every
 //! flag carries at least one; a value that cannot be grounded is not emitted.
 
-use crate::document::{BBox, Document, PageMethod, Span};
+use crate::document::{BBox, Document, Span};
 use serde::{Deserialize, Serialize};
 
 /// How a value was found.
@@ -23,7 +23,7 @@ pub enum Method {
 }
 
 /// A place in the document: the page, the byte span in its text, the cited text, and the box in
-/// the page image when the page was read by OCR.
+/// the page image when the text was read by OCR (an OCR page, or an image on a text page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     pub page: u32,
@@ -34,18 +34,14 @@ pub struct Location {
 }
 
 impl Location {
-    /// The location of `span` on `page` (1-based), with its text and, for an OCR page, the box
-    /// around the words it overlaps. `None` when the page or span does not exist.
+    /// The location of `span` on `page` (1-based), with its text and, for text read by OCR, the
+    /// box around the words it overlaps. `None` when the page or span does not exist.
     pub fn of(doc: &Document, page: u32, span: Span) -> Option<Location> {
         let p = doc.pages.get((page as usize).checked_sub(1)?)?;
         let text = p.text.get(span.start..span.end)?.to_string();
-        let bbox = if p.method == PageMethod::Ocr {
-            union(
-                p.words.iter().filter(|w| w.span.start < span.end && span.start < w.span.end).map(|w| w.bbox),
-            )
-        } else {
-            None
-        };
+        let bbox = union(
+            p.words.iter().filter(|w| w.span.start < span.end && span.start < w.span.end).map(|w| w.bbox),
+        );
         Some(Location { page, span, text, bbox })
     }
 }

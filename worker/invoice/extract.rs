@@ -58,15 +58,13 @@ fn evidence(
 ) -> Option<Evidence> {
     let loc = Location::of(doc, page, Span { start, end })?;
     let p = doc.pages.get(page as usize - 1)?;
-    let conf = if p.method == PageMethod::Ocr {
-        let ws: Vec<f32> = p
-            .words
-            .iter()
-            .filter(|w| w.span.start < end && start < w.span.end)
-            .map(|w| w.confidence)
-            .collect();
-        let ocr = if ws.is_empty() { 0.5 } else { ws.iter().sum::<f32>() / ws.len() as f32 / 100.0 };
-        confidence * ocr.clamp(0.0, 1.0)
+    // Scaled by the OCR words' confidence: those of an OCR page, or of text read in an image.
+    let ws: Vec<f32> =
+        p.words.iter().filter(|w| w.span.start < end && start < w.span.end).map(|w| w.confidence).collect();
+    let conf = if !ws.is_empty() {
+        confidence * (ws.iter().sum::<f32>() / ws.len() as f32 / 100.0).clamp(0.0, 1.0)
+    } else if p.method == PageMethod::Ocr {
+        confidence * 0.5
     } else {
         confidence
     };
@@ -921,7 +919,8 @@ fn supplier_from_section(
         .as_ref()
         .and_then(|r| r.captures(l.text))
         .and_then(|c| c.name("next"))
-        .map_or(l.text.len(), |m| m.start());
+        .map_or(l.text.len(), |m| m.start())
+        .min(before_on_behalf(rules, l.text));
     name_at(doc, l, 0, end, "supplier_name.section", 0.85).map(|g| (g, j))
 }
 
@@ -1082,8 +1081,118 @@ static CONTACT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Where a line's text ends before a contact label inside it (its length when there is none).
+/// Is the next non-empty line after line `i`, on its page, an attention line ("T.a.v. bosd",
+/// "À l'attention de M. X")? The line `i` then names an addressee.
+fn above_attention(rules: &InvoiceRules, lines: &[TextLine], i: usize) -> bool {
+    lines[i + 1..]
+        .iter()
+        .take_while(|l| l.page == lines[i].page)
+        .find(|l| !l.text.trim().is_empty())
+        .is_some_and(|l| rules.attention_labels.is_match(l.text.trim()))
+}
+
+/// The lines `[s, e)` of the first block on page 1 that names an addressee: its name above an
+/// attention line, down to the blank line after its address.
+fn addressee_block(rules: &InvoiceRules, lines: &[TextLine]) -> Option<(usize, usize)> {
+    let s = (0..lines.len()).find(|&i| {
+        let t = lines[i].text.trim();
+        lines[i].page == 1
+            && name_like(rules, t)
+            && !rules.attention_labels.is_match(t)
+            && !rules.not_a_name.as_ref().is_some_and(|r| r.is_match(t))
+            && above_attention(rules, lines, i)
+    })?;
+    let e = (s + 1..lines.len())
+        .find(|&j| lines[j].page != lines[s].page || lines[j].text.trim().is_empty())
+        .unwrap_or(lines.len());
+    Some((s, e))
+}
+
+/// Web addresses' domains ("www.azure-interior.com"): group 1. Mail addresses are left out: the
+/// customer's is often printed too ("sav@majolieboutique.net" under the customer's address).
+static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:https?://|\bwww\.)((?:[a-z0-9-]+\.)+[a-z]{2,})\b").expect("domain regex")
+});
+
+/// Letters and digits only, lower case.
+fn squashed(t: &str) -> String {
+    t.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The supplier's name spelled by its own website: a name line of page 1, outside the customer's
+/// and the addressee's blocks, that is, without its legal form and letters only, the name of a
+/// web domain printed outside them ("Azure Interior" and "www.azure-interior.com"). Only when one
+/// name is so spelled; domains shared by many (`shared_domains`) are not a company's.
+fn supplier_by_domain(
+    doc: &Document,
+    rules: &InvoiceRules,
+    lines: &[TextLine],
+    outside: &dyn Fn(usize) -> bool,
+) -> Option<(Grounded<String>, usize)> {
+    let mut domains: Vec<String> = Vec::new();
+    for l in lines.iter().enumerate().filter(|(i, _)| outside(*i)).map(|(_, l)| l) {
+        for c in DOMAIN.captures_iter(l.text) {
+            let host = c[1].to_lowercase();
+            let mut labels: Vec<&str> = host.split('.').collect();
+            labels.pop();
+            // "mail.acme.co.uk": the company's label is the longest but the top-level ones.
+            let Some(name) =
+                labels.iter().filter(|n| !matches!(**n, "www" | "co" | "com")).max_by_key(|n| n.len())
+            else {
+                continue;
+            };
+            let key = squashed(name);
+            if key.len() >= 4
+                && !rules.shared_domains.iter().any(|d| squashed(d) == key)
+                && !domains.contains(&key)
+            {
+                domains.push(key);
+            }
+        }
+    }
+    if domains.is_empty() {
+        return None;
+    }
+    let mut found: Option<(usize, usize)> = None;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.text.trim();
+        if l.page != 1 || !outside(i) || !name_like(rules, t) || t.len() > 60 {
+            continue;
+        }
+        // Without its legal form (the regex's match starts at the name's last character).
+        let bare = rules
+            .legal_form_end
+            .as_ref()
+            .and_then(|r| r.find(t))
+            .map_or(t, |m| &t[..m.start() + t[m.start()..].chars().next().map_or(0, char::len_utf8)]);
+        let key = squashed(bare);
+        if !domains.contains(&key) {
+            continue;
+        }
+        match found {
+            Some((j, _)) if squashed(lines[j].text) == squashed(t) => {}
+            Some(_) => return None,
+            None => found = Some((i, l.text.len() - l.text.trim_start().len())),
+        }
+    }
+    let (i, lead) = found?;
+    let l = &lines[i];
+    name_at(doc, l, lead, l.text.trim_end().len(), "supplier_name.web_domain", 0.85).map(|g| (g, i))
+}
+
 fn before_contact(t: &str) -> usize {
     CONTACT_TAIL.find(t).map_or(t.len(), |m| m.start())
+}
+
+/// Where a company's name ends when the party it acts for follows its legal form ("e-Luscious
+/// Nederland B.V. iov Saeco.com"): at the legal form; else the line's end.
+fn before_on_behalf(rules: &InvoiceRules, t: &str) -> usize {
+    rules
+        .legal_form_on_behalf
+        .as_ref()
+        .and_then(|r| r.captures(t))
+        .and_then(|c| c.name("next"))
+        .map_or(t.len(), |m| m.start())
 }
 
 fn supplier_name_and_address(
@@ -1094,6 +1203,7 @@ fn supplier_name_and_address(
 ) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
     let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
     let section = supplier_from_section(doc, rules, lines, &in_block);
+    let addressee = addressee_block(rules, lines);
     // The first line with letters on page 1 that is not a title, a label or a page number (what
     // precedes a contact label the text layer joined to it: "Die Firma Tel: +49 …").
     let first = lines.iter().enumerate().find(|(i, l)| {
@@ -1119,6 +1229,9 @@ fn supplier_name_and_address(
             && !prose_or_header(t)
             // Nor a line of figures (a line item, a date).
             && t.chars().filter(char::is_ascii_digit).count() * 2 < t.chars().filter(|c| c.is_alphabetic()).count()
+            // Nor the addressee's block: a name above an attention line ("Strategic Corp" /
+            // "T.a.v. bosd"), down to the blank line ending its address.
+            && !addressee.is_some_and(|(s, e)| (s..e).contains(i))
     });
     // The legal footer ("Name – SAS au capital de…", "Name – Registered in…").
     let footer = lines
@@ -1149,7 +1262,9 @@ fn supplier_name_and_address(
             .find(l.text)
             .or(rules.credit_note_title_end.find(l.text))
             .map(|m| m.start());
-        l.text[..cut.unwrap_or(l.text.len()).min(before_contact(l.text))].trim_end().len()
+        let end =
+            cut.unwrap_or(l.text.len()).min(before_contact(l.text)).min(before_on_behalf(rules, l.text));
+        l.text[..end].trim_end().len()
     };
     let footer_name = |(fl, fstart, fname): (&TextLine, usize, &str)| {
         let method = Method::Pattern { rule: "supplier_name.legal_footer".into() };
@@ -1171,13 +1286,19 @@ fn supplier_name_and_address(
     let from_first_line = name.as_ref().is_some_and(
         |g| matches!(&g.evidence.method, Method::Layout { rule } if rule == "supplier_name.first_line"),
     );
+    let outside = |i: usize| !in_block(i) && !addressee.is_some_and(|(s, e)| (s..e).contains(&i));
     let explicit = match section {
         Some(s) => Some(s),
         None if agreed => None,
-        None => supplier_from_sender_line(doc, rules, lines, &in_block).or_else(|| {
-            // A company name with its legal form, before the plain first line.
-            from_first_line.then(|| supplier_with_legal_form(doc, rules, lines, &in_block)).flatten()
-        }),
+        None => match supplier_by_domain(doc, rules, lines, &outside) {
+            // The name already read, confirmed by the company's domain.
+            Some((g, _)) if name.as_ref().is_some_and(|n| squashed(&n.value) == squashed(&g.value)) => None,
+            Some(found) => Some(found),
+            None => supplier_from_sender_line(doc, rules, lines, &in_block).or_else(|| {
+                // A company name with its legal form, before the plain first line.
+                from_first_line.then(|| supplier_with_legal_form(doc, rules, lines, &in_block)).flatten()
+            }),
+        },
     };
     let (name, first) = match explicit {
         Some((g, i)) => (Some(g), Some((i, &lines[i]))),
@@ -1221,8 +1342,24 @@ fn customer_name_and_address(
     block: Option<(usize, usize)>,
 ) -> (Option<Grounded<String>>, Option<Grounded<String>>) {
     let from_block = block.map(|b| customer_in_block(doc, rules, lines, b));
+    // The name above an attention line ("Strategic Corp" / "T.a.v. bosd") is the addressee's. It
+    // wins over a line that is merely under the block's label, where the text layer may have put
+    // another column's cells ("Factuuradres Afleveradres" / "bosd" / "Fakestreet 46").
+    let addressee = || {
+        let l = &lines[addressee_block(rules, lines)?.0];
+        let lead = l.text.len() - l.text.trim_start().len();
+        name_at(doc, l, lead, l.text.trim_end().len(), "customer_name.above_attention", 0.85)
+    };
     if let Some((Some(name), address)) = from_block {
+        let weak =
+            matches!(&name.evidence.method, Method::Layout { rule } if rule == "customer_name.under_label");
+        if weak && let Some(a) = addressee().filter(|a| a.value != name.value) {
+            return (Some(a), address);
+        }
         return (Some(name), address);
+    }
+    if let Some(a) = addressee() {
+        return (Some(a), from_block.and_then(|(_, a)| a));
     }
     // No name in a customer block: the addressee's block printed without a label.
     let in_block = |i: usize| block.is_some_and(|(s, e)| (s..e).contains(&i));
@@ -1248,7 +1385,10 @@ fn customer_in_block(
     let rest = OTHER_LABEL.find(rest).map_or(rest, |m| &rest[m.end()..]);
     let mut name = None;
     let mut body: Vec<&TextLine> = Vec::new();
-    if has_letters(rest, 2) && !CUSTOMER_REF.is_match(rest) {
+    // Nor is the label of a column beside it ("Factuuradres   Afleveradres").
+    let other_label = rules.not_a_name.as_ref().is_some_and(|r| r.is_match(rest))
+        || is_line(&rules.delivery_label_line, rest);
+    if has_letters(rest, 2) && !CUSTOMER_REF.is_match(rest) && !other_label {
         let at = label_line.start + (label_line.text.len() - rest.len());
         let rest_t = rest.trim_end();
         let rest_t = rest_t[..before_other_column(rules, rest_t)].trim_end();
@@ -2609,6 +2749,79 @@ pub(crate) mod tests {
     pub(crate) fn rules() -> &'static InvoiceRules {
         static RULES: std::sync::OnceLock<InvoiceRules> = std::sync::OnceLock::new();
         RULES.get_or_init(|| InvoiceRules::builtin().unwrap())
+    }
+
+    fn rule_of<T>(g: &Option<Grounded<T>>) -> String {
+        match &g.as_ref().unwrap().evidence.method {
+            Method::Layout { rule } | Method::Pattern { rule } => rule.clone(),
+            m => format!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn a_company_acting_for_another_ends_at_its_legal_form() {
+        let d = doc(&[
+            "Factuur VF1005193039\n\ne-Luscious Nederland B.V. iov Saeco.com\nBadweg 48, 8401 BL, Gorredijk\nIBAN: NL58RABO0198723202",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "e-Luscious Nederland B.V.");
+        // Without a legal form before it, "iov" is a word of the name.
+        let d = doc(&["Factuur 1\n\nHandel iov Jansen\nBadweg 48, 8401 BL, Gorredijk"]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Handel iov Jansen");
+    }
+
+    #[test]
+    fn the_name_above_an_attention_line_is_the_addressee() {
+        // The text layer put the addressee before the two columns' labels, and the delivery
+        // column's cells under them.
+        let d = doc(&[
+            "Kopie factuur\n\nStrategic Corp\nT.a.v. bosd\nFakestreet 46\n3500 MJ Utrecht\nNederland\n\nFactuuradres Afleveradres\n\nbosd\nFakestreet 46\n3500 MJ Utrecht\n\nFactuur datum 8-9-2022\n\ne-Luscious Nederland B.V.\nBadweg 48, 8401 BL, Gorredijk",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.customer.name.as_ref().unwrap().value, "Strategic Corp");
+        assert_eq!(rule_of(&inv.customer.name), "customer_name.above_attention");
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "e-Luscious Nederland B.V.");
+        // A name under the customer's label stays the customer's, whatever follows it.
+        let d = doc(&[
+            "ACME SARL\n1 rue de la Paix\n75002 Paris\n\nFacturé à\nGranite Express\nÀ l'attention de M. X\n19 route de Vienne\n69100 Villeurbanne",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.customer.name.as_ref().unwrap().value, "Granite Express");
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "ACME SARL");
+        // The other column's label beside the customer's is not the customer's name.
+        let d = doc(&["ACME SARL\n\nFactuuradres   Afleveradres\nStrategic Corp\nFakestreet 46"]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.customer.name.as_ref().unwrap().value, "Strategic Corp");
+    }
+
+    #[test]
+    fn the_name_spelling_the_company_domain_is_the_supplier() {
+        // The stream text holds the addressee first and the letterhead last.
+        let page = "Invoice INV/2023/03/0008\n\nYourCompany, Mitchell Admin\n215 Vine St\nScranton PA 18503\n\nTotal $ 279.84\n\nGlobal Wholesaler\n\nAzure Interior\n4557 De Silva St\nFremont CA 94538\n(870)-931-0505 CONTACT";
+        let d =
+            doc(&[&page.replace("CONTACT", "azure.Interior24@example.com http://www.azure-interior.com")]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "Azure Interior");
+        assert_eq!(rule_of(&inv.supplier.name), "supplier_name.web_domain");
+        // A shared domain names no company, nor does a mail address (the customer's may be
+        // printed); without a website the first line stays.
+        for contact in ["www.example.com", "contact@azure-interior.com", "(no mail)"] {
+            let d = doc(&[&page.replace("CONTACT", contact)]);
+            let inv = extract(&d, rules());
+            assert_eq!(inv.supplier.name.as_ref().unwrap().value, "YourCompany, Mitchell Admin", "{contact}");
+        }
+        // The legal form is not part of the domain ("Lieferant GmbH", lieferant.de); a name
+        // already read and confirmed keeps its rule.
+        let d = doc(&[
+            "Lieferant GmbH\nLieferantenstraße 20\n80333 München\nwww.lieferant.de\n\nRechnung 471102",
+        ]);
+        let inv = extract(&d, rules());
+        assert_eq!(inv.supplier.name.as_ref().unwrap().value, "Lieferant GmbH");
+        assert_ne!(rule_of(&inv.supplier.name), "supplier_name.web_domain");
+        let d = doc(&[
+            "Kunde AG\nWeg 1\n10115 Berlin\n\nLieferant GmbH\nLieferantenstraße 20\nwww.lieferant.de\n\nRechnung 471102",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.name.unwrap().value, "Lieferant GmbH");
     }
 
     #[test]

@@ -96,6 +96,13 @@ struct FieldsFile {
     /// Labels of the delivery address ("Adresse de livraison", "Ship to").
     #[serde(default)]
     delivery_labels: Vec<String>,
+    /// Words after a legal form introducing the party the company acts for ("iov", "pour le
+    /// compte de").
+    #[serde(default)]
+    on_behalf: Vec<String>,
+    /// Web domains shared by many ("gmail", "example"), without the top-level domain.
+    #[serde(default)]
+    shared_domains: Vec<String>,
     field: Vec<FieldSpec>,
 }
 
@@ -193,6 +200,11 @@ pub struct InvoiceRules {
     /// A legal form glued to a capitalised word the text layer joined to it ("Lieferant
     /// GmbHLieferantenstraße 20"): group `next` starts the joined word.
     pub legal_form_glued: Option<Regex>,
+    /// A legal form followed by words introducing the party the company acts for ("B.V. iov
+    /// Saeco.com"): group `next` starts those words.
+    pub legal_form_on_behalf: Option<Regex>,
+    /// Web domains shared by many, lower case.
+    pub shared_domains: Vec<String>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
     pub templates: Vec<super::templates::Template>,
@@ -339,6 +351,18 @@ impl InvoiceRules {
                     &format!(r"(?i)\S\s+(?:{})(?P<next>(?-i:\p{{Lu}}\p{{Ll}}))", w.join("|")),
                 )
             })?,
+            legal_form_on_behalf: match (f.legal_forms.is_empty(), f.on_behalf.is_empty()) {
+                (false, false) => Some(compile(
+                    "on_behalf",
+                    &format!(
+                        r"(?i)\S\s+(?:{})(?P<next>\s+(?:{})\s+\S)",
+                        f.legal_forms.join("|"),
+                        f.on_behalf.join("|")
+                    ),
+                )?),
+                _ => None,
+            },
+            shared_domains: f.shared_domains.iter().map(|d| d.to_lowercase()).collect(),
             checks,
             templates: Vec::new(),
         })

@@ -9,6 +9,9 @@
 //! 3. A page whose text is too short or garbled, and that draws images covering a fair part of
 //!    it, gets its image composed from those images and read by OCR — the pages of one document in
 //!    parallel, each image decoded on the OCR thread that reads it.
+//! 4. On a page with a usable text layer, each image of a fair size (not an icon, not the whole
+//!    page) is read by OCR too, after the pages above; what reads as text that the layer lacks is
+//!    appended to the page's text, its words keeping their boxes (`ocr.read_images_on_text_pages`).
 
 mod decode;
 pub(crate) mod layout;
@@ -18,12 +21,12 @@ pub(crate) mod structure;
 use super::sandbox::{PageText, SandboxError};
 use super::{Deadline, Embedded, Intake, IntakeError};
 use crate::config::{Config, Limits};
-use crate::document::{Page, PageMethod, PdfInfo, Warning, normalize_text};
-use crate::ocr::{OcrError, PageImage};
+use crate::document::{BBox, OcrInfo, Page, PageMethod, PdfInfo, Span, Warning, normalize_text};
+use crate::ocr::{OcrError, OcrPage, PageImage};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
-use structure::{Loaded, PagePlan};
+use structure::{Loaded, PagePlan, Rect};
 
 pub use decode::ImageError;
 
@@ -109,12 +112,24 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         pages.push(Page { number: plan.number, method, text, layout, ocr: None, words: Vec::new() });
         if verdict != TextVerdict::Usable {
             match render::select(plan, &mut warnings) {
-                Some(selection) => jobs.push((i, selection)),
+                Some(selection) => jobs.push(Job { page: i, selection, on_text_page: false }),
                 None if verdict == TextVerdict::Garbled => garbled.push((plan.number, quality)),
                 None => {}
             }
         }
         verdicts.push((quality, verdict));
+    }
+    // Images on pages with a usable text layer, read after the pages without one.
+    if config.ocr.read_images_on_text_pages {
+        for (i, plan) in plans.iter().enumerate() {
+            if verdicts[i].1 == TextVerdict::Usable {
+                jobs.extend(render::select_on_text_page(plan).into_iter().map(|selection| Job {
+                    page: i,
+                    selection,
+                    on_text_page: true,
+                }));
+            }
+        }
     }
     for (n, (number, q)) in garbled.iter().enumerate() {
         if n == MAX_PAGE_WARNINGS {
@@ -142,7 +157,7 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         let too_large: Mutex<Option<u64>> = Mutex::new(None);
         let (max_pixels, default_dpi) = (config.limits.max_image_pixels, config.ocr.default_dpi);
         let results = intake.ocr.recognize_pages(jobs.len(), deadline, |j| {
-            let (i, selection) = &jobs[j];
+            let Job { page: i, selection, .. } = &jobs[j];
             let plan = &plans[*i];
             let mut notes = Vec::new();
             let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -172,8 +187,30 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         notes.sort_by_key(|w| w.page);
         warnings.extend(notes);
         let mut timed_out = Vec::new();
-        for ((i, _), result) in jobs.iter().zip(results) {
+        let mut images_timed_out = Vec::new();
+        let mut image_texts: Vec<(usize, Rect, OcrPage)> = Vec::new();
+        for (job, result) in jobs.iter().zip(results) {
+            let i = &job.page;
             let page = &mut pages[*i];
+            if job.on_text_page {
+                // Text in an image beside a text layer: kept when it reads as text and adds to
+                // the layer; an image that cannot be read is no loss (the page has its text).
+                match result {
+                    Ok(ocr) if image_text_adds(&ocr, &page.text) => {
+                        image_texts.push((*i, job.selection.region, ocr));
+                    }
+                    Ok(_) | Err(OcrError::Image(_)) => {}
+                    Err(OcrError::Engine(why)) => {
+                        return Err(IntakeError::Internal(format!("OCR engine: {why}")));
+                    }
+                    Err(OcrError::TimedOut) => {
+                        if images_timed_out.last() != Some(&page.number) {
+                            images_timed_out.push(page.number);
+                        }
+                    }
+                }
+                continue;
+            }
             match result {
                 Ok(ocr) => {
                     let (quality, verdict) = verdicts[*i];
@@ -200,6 +237,20 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
                     format!("the page's image could not be read for OCR: {why}"),
                 )),
             }
+        }
+        for (i, region, ocr) in image_texts {
+            append_image_text(&mut pages[i], &plans[i].bbox, &region, ocr);
+        }
+        if !images_timed_out.is_empty() {
+            let list: Vec<String> = images_timed_out.iter().map(u32::to_string).collect();
+            warnings.push(Warning::new(
+                "ocr_timed_out",
+                None,
+                format!(
+                    "the time budget ran out before OCR of the images on page(s) {}; their text layer was read",
+                    list.join(", ")
+                ),
+            ));
         }
         if !timed_out.is_empty() {
             if pages.iter().all(|p| p.text.trim().is_empty()) {
@@ -242,6 +293,83 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         });
     }
     Ok(PdfRead { info, pages, embedded, warnings })
+}
+
+/// One image OCR reads: a page without usable text, or an image on a page with a text layer.
+struct Job<'a> {
+    page: usize,
+    selection: render::Selection<'a>,
+    on_text_page: bool,
+}
+
+/// Words OCR must be this sure of to count as read.
+const IMAGE_WORD_CONFIDENCE: f32 = 60.0;
+/// An image on a text page is taken as text when OCR read at least this many words surely…
+const IMAGE_MIN_WORDS: usize = 3;
+/// …and when less than this share of them is already in the text layer (otherwise the image
+/// repeats the page's text: a scan under its own text layer).
+const IMAGE_MAX_REPEATED: f64 = 0.5;
+/// The resolution of the page image the boxes of text read in images refer to.
+const IMAGE_TEXT_DPI: u32 = 300;
+
+/// Does the OCR of an image on a text page read as text that the text layer lacks?
+fn image_text_adds(ocr: &OcrPage, text_layer: &str) -> bool {
+    if ocr.rotation != 0 || ocr.info.confidence < IMAGE_WORD_CONFIDENCE {
+        return false;
+    }
+    let sure: Vec<String> = ocr
+        .words
+        .iter()
+        .filter(|w| w.confidence >= IMAGE_WORD_CONFIDENCE)
+        .map(|w| w.text.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+        .filter(|w| w.chars().count() >= 2)
+        .collect();
+    if sure.len() < IMAGE_MIN_WORDS {
+        return false;
+    }
+    let layer: String = text_layer.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    let repeated = sure.iter().filter(|w| layer.contains(w.as_str())).count();
+    (repeated as f64) < IMAGE_MAX_REPEATED * sure.len() as f64
+}
+
+/// Append the text OCR read in an image to its page, after the text layer (and its layout) and a
+/// blank line. The words keep their spans, shifted to the page text, and their boxes, moved into
+/// the page's image at `IMAGE_TEXT_DPI`.
+fn append_image_text(page: &mut Page, page_box: &Rect, region: &Rect, ocr: OcrPage) {
+    fn separate(text: &mut String) {
+        while !text.is_empty() && !text.ends_with("\n\n") {
+            text.push('\n');
+        }
+    }
+    separate(&mut page.text);
+    let offset = page.text.len();
+    page.text.push_str(&ocr.text);
+    if let Some(layout) = &mut page.layout {
+        separate(layout);
+        layout.push_str(&ocr.text);
+    }
+    let to_page = f64::from(IMAGE_TEXT_DPI) / 72.0;
+    let to_image = f64::from(IMAGE_TEXT_DPI) / f64::from(ocr.info.dpi.max(1));
+    let (dx, dy) = ((region[0] - page_box[0]) * to_page, (page_box[3] - region[3]) * to_page);
+    let px = |v: f64| v.round().max(0.0) as u32;
+    page.words.extend(ocr.words.into_iter().map(|mut w| {
+        w.span = Span { start: w.span.start + offset, end: w.span.end + offset };
+        w.bbox = BBox {
+            x: px(dx + f64::from(w.bbox.x) * to_image),
+            y: px(dy + f64::from(w.bbox.y) * to_image),
+            w: px(f64::from(w.bbox.w) * to_image),
+            h: px(f64::from(w.bbox.h) * to_image),
+        };
+        w
+    }));
+    let confidence = page.words.iter().map(|w| w.confidence).sum::<f32>() / page.words.len().max(1) as f32;
+    page.ocr = Some(OcrInfo {
+        confidence,
+        image_width: px((page_box[2] - page_box[0]) * to_page),
+        image_height: px((page_box[3] - page_box[1]) * to_page),
+        dpi: IMAGE_TEXT_DPI,
+        ..ocr.info
+    });
 }
 
 /// What a PDF's structure alone tells: its facts and embedded files (an e-invoice's XML), without
@@ -429,6 +557,99 @@ pub fn assess_text(raw: &str, min_chars: usize) -> (TextQuality, TextVerdict) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::Word;
+
+    /// What OCR read in an image: `lines` of (word, confidence), at `dpi`.
+    fn ocr_page(lines: &[&[(&str, f32)]], dpi: u32) -> OcrPage {
+        let mut text = String::new();
+        let mut words = Vec::new();
+        for (n, line) in lines.iter().enumerate() {
+            if n > 0 {
+                text.push('\n');
+            }
+            for (k, (w, confidence)) in line.iter().enumerate() {
+                if k > 0 {
+                    text.push(' ');
+                }
+                let start = text.len();
+                text.push_str(w);
+                words.push(Word {
+                    text: w.to_string(),
+                    span: Span { start, end: text.len() },
+                    bbox: BBox { x: 10 * k as u32, y: 20 * n as u32, w: 8, h: 10 },
+                    confidence: *confidence,
+                    block: 1,
+                    line: n as u32 + 1,
+                });
+            }
+        }
+        let confidence = words.iter().map(|w| w.confidence).sum::<f32>() / words.len().max(1) as f32;
+        let info = OcrInfo {
+            engine: "tesseract".into(),
+            languages: "fra+eng".into(),
+            confidence,
+            image_width: 100,
+            image_height: 40,
+            dpi,
+        };
+        OcrPage { text, words, info, rotation: 0 }
+    }
+
+    #[test]
+    fn image_text_is_kept_when_it_reads_well_and_adds_to_the_layer() {
+        let footer = ocr_page(&[&[("e-Luscious", 91.0), ("Nederland", 93.0), ("B.V.", 90.0)]], 150);
+        assert!(image_text_adds(&footer, "Factuur VF1005193039"));
+        // Already in the text layer (a scan under its own text).
+        assert!(!image_text_adds(&footer, "E-LUSCIOUS NEDERLAND B.V. Factuur"));
+        // A logo: too few sure words; noise: read unsurely.
+        assert!(!image_text_adds(&ocr_page(&[&[("Saeco", 95.0), ("@", 90.0)]], 150), ""));
+        assert!(!image_text_adds(
+            &ocr_page(&[&[("ii", 30.0), ("=~", 20.0), ("tl", 40.0), ("Ss", 35.0)]], 150),
+            ""
+        ));
+        // Read turned: its boxes are not the page's.
+        let mut turned = footer;
+        turned.rotation = 180;
+        assert!(!image_text_adds(&turned, ""));
+    }
+
+    #[test]
+    fn image_text_follows_the_text_layer_with_its_boxes_on_the_page() {
+        let mut page = Page {
+            number: 1,
+            method: PageMethod::TextLayer,
+            text: "Facture 42".into(),
+            layout: Some("Facture   42".into()),
+            ocr: None,
+            words: Vec::new(),
+        };
+        // An image at 150 dpi whose top-left corner is 72 points right of and 144 below the
+        // page's: at 300 dpi, 300 and 600 pixels.
+        let ocr = ocr_page(&[&[("ACME", 90.0), ("SAS", 80.0)], &[("Lyon", 70.0)]], 150);
+        append_image_text(&mut page, &[0.0, 0.0, 612.0, 792.0], &[72.0, 500.0, 300.0, 648.0], ocr);
+        assert_eq!(page.text, "Facture 42\n\nACME SAS\nLyon");
+        assert_eq!(page.layout.as_deref(), Some("Facture   42\n\nACME SAS\nLyon"));
+        assert_eq!(page.method, PageMethod::TextLayer);
+        for w in &page.words {
+            assert_eq!(&page.text[w.span.start..w.span.end], w.text);
+        }
+        assert_eq!(page.words[1].bbox, BBox { x: 320, y: 600, w: 16, h: 20 });
+        assert_eq!(page.words[2].bbox, BBox { x: 300, y: 640, w: 16, h: 20 });
+        let info = page.ocr.as_ref().unwrap();
+        assert_eq!((info.image_width, info.image_height, info.dpi), (2550, 3300, 300));
+        assert_eq!(info.confidence, 80.0);
+        // A second image's text follows the first's.
+        append_image_text(
+            &mut page,
+            &[0.0, 0.0, 612.0, 792.0],
+            &[0.0, 0.0, 612.0, 72.0],
+            ocr_page(&[&[("IBAN", 90.0)]], 300),
+        );
+        assert!(page.text.ends_with("Lyon\n\nIBAN"));
+        let last = page.words.last().unwrap();
+        assert_eq!(&page.text[last.span.start..last.span.end], "IBAN");
+        assert_eq!((last.bbox.x, last.bbox.y), (0, 3000));
+    }
 
     fn plan(number: u32, id: (u32, u16)) -> PagePlan {
         PagePlan {

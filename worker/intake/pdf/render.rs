@@ -80,6 +80,45 @@ pub fn select<'a>(plan: &'a PagePlan, warnings: &mut Vec<Warning>) -> Option<Sel
     Some(Selection { placements: chosen, region })
 }
 
+/// Images on a page that has a text layer cover at least this part of it to be read by OCR: a
+/// printed line of a letterhead or footer, not an icon.
+const TEXT_PAGE_MIN_COVERAGE: f64 = 0.005;
+/// …and at most this part: larger, the image is the page itself (a scan under its own text
+/// layer), whose text the layer already holds.
+const TEXT_PAGE_MAX_COVERAGE: f64 = 0.5;
+/// Most images of one text page read by OCR (the largest first), to bound the work per page.
+const TEXT_PAGE_MAX_IMAGES: usize = 6;
+
+/// The images of a page with a usable text layer that may hold text of their own (a letterhead or
+/// a footer of company details pasted as a picture), each to be read by OCR alone. Only upright
+/// pages: the words' boxes are then simple offsets of the page's.
+pub fn select_on_text_page(plan: &PagePlan) -> Vec<Selection<'_>> {
+    if plan.rotate != 0 {
+        return Vec::new();
+    }
+    let page = area(&plan.bbox);
+    let mut chosen: Vec<(f64, Selection)> = plan
+        .placements
+        .iter()
+        .filter(|p| u64::from(p.width) * u64::from(p.height) >= MIN_IMAGE_PIXELS && p.height >= 16)
+        .filter(|p| p.codec.as_deref().and_then(unsupported_codec).is_none())
+        .filter_map(|p| {
+            let clip = intersect(&p.bbox(), &plan.bbox)?;
+            let share = area(&clip) / page;
+            (TEXT_PAGE_MIN_COVERAGE..=TEXT_PAGE_MAX_COVERAGE)
+                .contains(&share)
+                .then(|| (share, Selection { placements: vec![p], region: clip }))
+        })
+        .collect();
+    chosen.sort_by(|a, b| b.0.total_cmp(&a.0));
+    chosen.truncate(TEXT_PAGE_MAX_IMAGES);
+    // In reading order: top to bottom, then left to right.
+    chosen.sort_by(|a, b| {
+        b.1.region[3].total_cmp(&a.1.region[3]).then(a.1.region[0].total_cmp(&b.1.region[0]))
+    });
+    chosen.into_iter().map(|(_, s)| s).collect()
+}
+
 /// Pixels per point of an image as placed: its pixel count over its placed area.
 fn density(p: &Placement) -> Option<f64> {
     let m = &p.ctm;
@@ -316,6 +355,35 @@ mod tests {
         let mut canvas = GrayImage::from_pixel(2, 1, image::Luma([200]));
         draw(&mut canvas, &mask, true, &p, &[0.0, 0.0, 20.0, 10.0], 0.1);
         assert_eq!(canvas.as_raw(), &[100, 200]);
+    }
+
+    #[test]
+    fn images_on_a_text_page_are_read_one_by_one_from_the_top() {
+        // On a 100×100 page: a footer band, a letterhead, an icon, a scan under the text layer,
+        // a JBIG2 image and an image off the page.
+        let footer = placement([80.0, 0.0, 0.0, 10.0, 10.0, 5.0], 800, 100);
+        let letterhead = placement([60.0, 0.0, 0.0, 10.0, 20.0, 85.0], 600, 100);
+        let icon = placement([2.0, 0.0, 0.0, 2.0, 90.0, 90.0], 40, 40);
+        let scan = placement([100.0, 0.0, 0.0, 100.0, 0.0, 0.0], 1000, 1000);
+        let mut jbig2 = placement([50.0, 0.0, 0.0, 10.0, 0.0, 50.0], 500, 100);
+        jbig2.codec = Some("JBIG2Decode".into());
+        let off = placement([50.0, 0.0, 0.0, 10.0, 200.0, 200.0], 500, 100);
+        let p = plan(vec![footer, letterhead, icon, scan, jbig2, off], 0);
+        let chosen = select_on_text_page(&p);
+        let regions: Vec<Rect> = chosen.iter().map(|s| s.region).collect();
+        assert_eq!(regions, [[20.0, 85.0, 80.0, 95.0], [10.0, 5.0, 90.0, 15.0]]);
+        assert!(chosen.iter().all(|s| s.placements.len() == 1));
+        // A turned page is left alone (the words' boxes would not be offsets of the page's).
+        let p = plan(vec![placement([80.0, 0.0, 0.0, 10.0, 10.0, 5.0], 800, 100)], 90);
+        assert!(select_on_text_page(&p).is_empty());
+        // At most TEXT_PAGE_MAX_IMAGES, the largest.
+        let many: Vec<Placement> = (0..10)
+            .map(|i| placement([20.0 + f64::from(i), 0.0, 0.0, 5.0, 0.0, f64::from(i) * 9.0], 400, 100))
+            .collect();
+        let p = plan(many, 0);
+        let chosen = select_on_text_page(&p);
+        assert_eq!(chosen.len(), TEXT_PAGE_MAX_IMAGES);
+        assert!(chosen.iter().all(|s| s.region[2] >= 24.0));
     }
 
     #[test]
