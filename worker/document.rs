@@ -259,6 +259,12 @@ impl Document {
     }
 }
 
+/// Letters and digits only, lower case: for comparing texts whatever their spacing, punctuation
+/// and case.
+pub fn squash(t: &str) -> String {
+    t.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
 /// Normalise text the way every page text is normalised before offsets are taken: NFC, `\n`
 /// line ends, no control characters other than `\n` and `\t`, no trailing spaces on lines, no
 /// trailing blank lines.

@@ -3,6 +3,7 @@
 //! Pure functions; `liasse eval invoices` reads the corpora and prints the tables.
 
 use super::ExtractedInvoice;
+use crate::document::squash as norm;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -30,10 +31,6 @@ pub enum Truth {
     Amount(Decimal),
     Date(NaiveDate),
     AnyOf(Vec<String>),
-}
-
-fn norm(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// The extracted value of a field, as text for comparison.

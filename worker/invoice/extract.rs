@@ -5,7 +5,7 @@
 use super::parse::{DecimalHint, find_amount, parse_amount, parse_date, parse_rate};
 use super::rules::{FieldName, FieldRule, InvoiceRules, Occurrence, ValueKind};
 use super::{ExtractedInvoice, Flag, InvoiceKind, LineItem, PartyFields, Source, VatLine};
-use crate::document::{Document, PageMethod, Span};
+use crate::document::{Document, PageMethod, Span, squash as norm};
 use crate::einvoice::{EInvoice, Evidenced};
 use crate::evidence::{Evidence, Grounded, Location, Method};
 use chrono::NaiveDate;
@@ -106,8 +106,9 @@ static GLUED_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d\p{L}{4,}$
 static SIREN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3})\b").expect("siren"));
 static SIRET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{3}) ?(\d{3}) ?(\d{3}) ?(\d{5})\b").expect("siret"));
+/// A VAT number, its groups maybe separated by spaces or dots ("BE 0123.456.749").
 static VAT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([A-Z]{2}) ?([0-9A-Z]{2}) ?((?:[0-9A-Z] ?){6,11})").expect("vat"));
+    LazyLock::new(|| Regex::new(r"^([A-Z]{2}) ?([0-9A-Z]{2})[ .]?((?:[0-9A-Z][ .]?){6,11})").expect("vat"));
 static IBAN_GROUPS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){2,8}").expect("iban"));
 static BIC: LazyLock<Regex> =
@@ -194,20 +195,21 @@ fn read_value(kind: ValueKind, rest: &str) -> Option<(Value, usize, usize)> {
                 return None;
             }
             let m = c.get(0)?;
-            let text = m.as_str().trim_end();
-            let mut v: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            // A dot after the number ends a sentence.
+            let text = m.as_str().trim_end_matches([' ', '.']);
+            let mut v: String = text.chars().filter(char::is_ascii_alphanumeric).collect();
             let mut text = text;
             if &c[1] == "FR" && v.len() > 13 {
                 // FR + key + SIREN: 13 characters; anything after belongs to the next word.
                 v.truncate(13);
                 let mut n = 0;
                 let cut = text.char_indices().find(|(_, ch)| {
-                    if !ch.is_whitespace() {
+                    if ch.is_ascii_alphanumeric() {
                         n += 1;
                     }
                     n > 13
                 });
-                text = text[..cut.map(|(i, _)| i).unwrap_or(text.len())].trim_end();
+                text = text[..cut.map(|(i, _)| i).unwrap_or(text.len())].trim_end_matches([' ', '.']);
             }
             if v[2..].bytes().filter(u8::is_ascii_digit).count() < 2 {
                 return None;
@@ -1114,11 +1116,6 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:https?://|\bwww\.)((?:[a-z0-9-]+\.)+[a-z]{2,})\b").expect("domain regex")
 });
 
-/// Letters and digits only, lower case.
-fn squashed(t: &str) -> String {
-    t.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
-}
-
 /// The supplier's name spelled by its own website: a name line of page 1, outside the customer's
 /// and the addressee's blocks, that is, without its legal form and letters only, the name of a
 /// web domain printed outside them ("Azure Interior" and "www.azure-interior.com"). Only when one
@@ -1141,9 +1138,9 @@ fn supplier_by_domain(
             else {
                 continue;
             };
-            let key = squashed(name);
+            let key = norm(name);
             if key.len() >= 4
-                && !rules.shared_domains.iter().any(|d| squashed(d) == key)
+                && !rules.shared_domains.iter().any(|d| norm(d) == key)
                 && !domains.contains(&key)
             {
                 domains.push(key);
@@ -1165,12 +1162,12 @@ fn supplier_by_domain(
             .as_ref()
             .and_then(|r| r.find(t))
             .map_or(t, |m| &t[..m.start() + t[m.start()..].chars().next().map_or(0, char::len_utf8)]);
-        let key = squashed(bare);
+        let key = norm(bare);
         if !domains.contains(&key) {
             continue;
         }
         match found {
-            Some((j, _)) if squashed(lines[j].text) == squashed(t) => {}
+            Some((j, _)) if norm(lines[j].text) == norm(t) => {}
             Some(_) => return None,
             None => found = Some((i, l.text.len() - l.text.trim_start().len())),
         }
@@ -1292,7 +1289,7 @@ fn supplier_name_and_address(
         None if agreed => None,
         None => match supplier_by_domain(doc, rules, lines, &outside) {
             // The name already read, confirmed by the company's domain.
-            Some((g, _)) if name.as_ref().is_some_and(|n| squashed(&n.value) == squashed(&g.value)) => None,
+            Some((g, _)) if name.as_ref().is_some_and(|n| norm(&n.value) == norm(&g.value)) => None,
             Some(found) => Some(found),
             None => supplier_from_sender_line(doc, rules, lines, &in_block).or_else(|| {
                 // A company name with its legal form, before the plain first line.
@@ -2459,10 +2456,6 @@ fn merge<T: Clone + PartialEq + std::fmt::Display>(
     }
 }
 
-fn norm(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
-}
-
 fn overlay_einvoice(ei: &EInvoice, text: ExtractedInvoice, rules: &InvoiceRules) -> ExtractedInvoice {
     let mut flags = text.flags;
     let eq = |a: &String, b: &String| norm(a) == norm(b);
@@ -2756,6 +2749,24 @@ pub(crate) mod tests {
             Method::Layout { rule } | Method::Pattern { rule } => rule.clone(),
             m => format!("{m:?}"),
         }
+    }
+
+    #[test]
+    fn vat_numbers_with_dotted_groups() {
+        let d = doc(&[
+            "Brasserie Dupont SA\nRue de la Gare 5, 1000 Bruxelles\nTVA : BE 0123.456.749.\n\nFacture n° 2026-17\nTotal TTC 121,00 €",
+        ]);
+        let inv = extract(&d, rules());
+        let vat = inv.supplier.vat_id.unwrap();
+        assert_eq!(vat.value, "BE0123456749");
+        assert_eq!(vat.evidence.locations[0].text, "BE 0123.456.749");
+        let d = doc(&[
+            "e-Luscious Nederland B.V.\nKvk nummer: 04080176 BTW-nr: NL8152.54.295.B01\n\nFactuur VF1005193039",
+        ]);
+        assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "NL815254295B01");
+        // A French number followed by a sentence's dot and more words.
+        let d = doc(&["ACME SAS\nN° TVA : FR89438050700. Merci\n\nFacture n° 1"]);
+        assert_eq!(extract(&d, rules()).supplier.vat_id.unwrap().value, "FR89438050700");
     }
 
     #[test]

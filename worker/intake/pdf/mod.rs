@@ -21,7 +21,7 @@ pub(crate) mod structure;
 use super::sandbox::{PageText, SandboxError};
 use super::{Deadline, Embedded, Intake, IntakeError};
 use crate::config::{Config, Limits};
-use crate::document::{BBox, OcrInfo, Page, PageMethod, PdfInfo, Span, Warning, normalize_text};
+use crate::document::{BBox, OcrInfo, Page, PageMethod, PdfInfo, Span, Warning, normalize_text, squash};
 use crate::ocr::{OcrError, OcrPage, PageImage};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, mpsc};
@@ -321,13 +321,13 @@ fn image_text_adds(ocr: &OcrPage, text_layer: &str) -> bool {
         .words
         .iter()
         .filter(|w| w.confidence >= IMAGE_WORD_CONFIDENCE)
-        .map(|w| w.text.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+        .map(|w| squash(&w.text))
         .filter(|w| w.chars().count() >= 2)
         .collect();
     if sure.len() < IMAGE_MIN_WORDS {
         return false;
     }
-    let layer: String = text_layer.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    let layer = squash(text_layer);
     let repeated = sure.iter().filter(|w| layer.contains(w.as_str())).count();
     (repeated as f64) < IMAGE_MAX_REPEATED * sure.len() as f64
 }
