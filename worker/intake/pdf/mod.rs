@@ -23,7 +23,7 @@ use super::{Deadline, Embedded, Intake, IntakeError};
 use crate::config::{Config, Limits};
 use crate::document::{BBox, OcrInfo, Page, PageMethod, PdfInfo, Span, Warning, normalize_text, squash};
 use crate::ocr::{OcrError, OcrPage, PageImage};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 use structure::{Loaded, PagePlan, Rect};
@@ -121,15 +121,7 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
     }
     // Images on pages with a usable text layer, read after the pages without one.
     if config.ocr.read_images_on_text_pages {
-        for (i, plan) in plans.iter().enumerate() {
-            if verdicts[i].1 == TextVerdict::Usable {
-                jobs.extend(render::select_on_text_page(plan).into_iter().map(|selection| Job {
-                    page: i,
-                    selection,
-                    on_text_page: true,
-                }));
-            }
-        }
+        jobs.extend(text_page_jobs(&plans, |i| verdicts[i].1 == TextVerdict::Usable));
     }
     for (n, (number, q)) in garbled.iter().enumerate() {
         if n == MAX_PAGE_WARNINGS {
@@ -302,6 +294,28 @@ struct Job<'a> {
     on_text_page: bool,
 }
 
+/// The images of the pages with a usable text layer (`usable`) that OCR should read: each image
+/// object once (a letterhead repeated on every page is read on the first), and at most
+/// `MAX_TEXT_PAGE_IMAGES` per document, the first pages first.
+fn text_page_jobs(plans: &[PagePlan], usable: impl Fn(usize) -> bool) -> Vec<Job<'_>> {
+    let mut seen = HashSet::new();
+    let mut jobs = Vec::new();
+    for (i, plan) in plans.iter().enumerate().filter(|(i, _)| usable(*i)) {
+        for selection in render::select_on_text_page(plan) {
+            let repeated = selection
+                .placements
+                .iter()
+                .any(|p| matches!(p.image, structure::ImageRef::XObject(id) if !seen.insert(id)));
+            if !repeated && jobs.len() < MAX_TEXT_PAGE_IMAGES {
+                jobs.push(Job { page: i, selection, on_text_page: true });
+            }
+        }
+    }
+    jobs
+}
+
+/// Most images of text-layer pages read by OCR in one document.
+const MAX_TEXT_PAGE_IMAGES: usize = 24;
 /// Words OCR must be this sure of to count as read.
 const IMAGE_WORD_CONFIDENCE: f32 = 60.0;
 /// An image on a text page is taken as text when OCR read at least this many words surely…
@@ -593,6 +607,35 @@ mod tests {
             dpi,
         };
         OcrPage { text, words, info, rotation: 0 }
+    }
+
+    #[test]
+    fn images_of_text_pages_are_read_once_and_within_a_budget() {
+        use structure::{ImageRef, Placement};
+        let band = |id: u32| Placement {
+            image: ImageRef::XObject((id, 0)),
+            ctm: [400.0, 0.0, 0.0, 60.0, 100.0, 700.0],
+            fill_gray: 0,
+            width: 1600,
+            height: 240,
+            codec: None,
+        };
+        let page = |number: u32, ids: &[u32]| PagePlan {
+            placements: ids.iter().map(|&id| band(id)).collect(),
+            bbox: [0.0, 0.0, 612.0, 792.0],
+            ..plan(number, (number, 0))
+        };
+        // A letterhead (object 7) on every page, another image on page 2; page 3 is not usable.
+        let plans = vec![page(1, &[7]), page(2, &[7, 8]), page(3, &[9]), page(4, &[7])];
+        let jobs = text_page_jobs(&plans, |i| i != 2);
+        let read: Vec<usize> = jobs.iter().map(|j| j.page).collect();
+        assert_eq!(read, [0, 1]);
+        assert!(jobs.iter().all(|j| j.on_text_page));
+        // A long document with another image on each page: the first pages' only.
+        let plans: Vec<PagePlan> = (1..=40).map(|n| page(n, &[100 + n])).collect();
+        let jobs = text_page_jobs(&plans, |_| true);
+        assert_eq!(jobs.len(), MAX_TEXT_PAGE_IMAGES);
+        assert_eq!(jobs.last().map(|j| j.page), Some(MAX_TEXT_PAGE_IMAGES - 1));
     }
 
     #[test]
