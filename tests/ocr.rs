@@ -158,6 +158,24 @@ fn upside_down_page_is_turned_back() {
 }
 
 #[test]
+fn an_image_not_turnable_is_read_once_as_it_is() {
+    // The upside-down page, in a batch where only the second copy may be turned.
+    let image = image::imageops::rotate180(&grey(FRENCH_PNG));
+    let results = ocr().recognize_pages_turnable(
+        2,
+        far_deadline(),
+        |i| i == 1,
+        |_| Ok(PageImage { image: image.clone(), dpi: 300 }),
+    );
+    let pages: Vec<OcrPage> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(pages[0].rotation, 0);
+    assert!(pages[0].info.confidence < 60.0, "{}", pages[0].info.confidence);
+    assert!(!pages[0].text.contains("Malaucène"));
+    assert_eq!(pages[1].rotation, 180);
+    contains_all(&pages[1].text, &["Malaucène"]);
+}
+
+#[test]
 fn blank_and_unusable_images() {
     let blank = GrayImage::from_pixel(800, 600, Luma([255]));
     let page = ocr().recognize(&PageImage { image: blank, dpi: 300 }).unwrap();

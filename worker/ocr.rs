@@ -194,7 +194,7 @@ impl Ocr {
 
     /// One image.
     pub fn recognize(&self, image: &PageImage) -> Result<OcrPage, OcrError> {
-        self.pool.install(|| self.read_on_this_thread(image, None))
+        self.pool.install(|| self.read_on_this_thread(image, None, true))
     }
 
     /// `count` pages in parallel on the pool. `load(i)` makes page i's image and is called on the
@@ -210,6 +210,23 @@ impl Ocr {
     where
         F: Fn(usize) -> Result<PageImage, OcrError> + Sync,
     {
+        self.recognize_pages_turnable(count, deadline, |_| true, load)
+    }
+
+    /// As [`Ocr::recognize_pages`], with image i checked for a wrong orientation only when
+    /// `turnable(i)` (an image known to be upright, or whose turned reading would not be used,
+    /// is read once).
+    pub fn recognize_pages_turnable<F, T>(
+        &self,
+        count: usize,
+        deadline: Deadline,
+        turnable: T,
+        load: F,
+    ) -> Vec<Result<OcrPage, OcrError>>
+    where
+        F: Fn(usize) -> Result<PageImage, OcrError> + Sync,
+        T: Fn(usize) -> bool + Sync,
+    {
         let slots: Vec<Mutex<Option<Result<OcrPage, OcrError>>>> =
             (0..count).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
@@ -223,7 +240,7 @@ impl Ocr {
                 let result = if deadline.expired() {
                     Err(OcrError::TimedOut)
                 } else {
-                    self.load_and_read(i, &load, deadline)
+                    self.load_and_read(i, &load, deadline, turnable(i))
                 };
                 *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             }
@@ -245,7 +262,13 @@ impl Ocr {
             .collect()
     }
 
-    fn load_and_read<F>(&self, i: usize, load: &F, deadline: Deadline) -> Result<OcrPage, OcrError>
+    fn load_and_read<F>(
+        &self,
+        i: usize,
+        load: &F,
+        deadline: Deadline,
+        turnable: bool,
+    ) -> Result<OcrPage, OcrError>
     where
         F: Fn(usize) -> Result<PageImage, OcrError> + Sync,
     {
@@ -261,20 +284,30 @@ impl Ocr {
         if deadline.expired() {
             return Err(OcrError::TimedOut);
         }
-        self.read_on_this_thread(&image, Some(deadline))
+        self.read_on_this_thread(&image, Some(deadline), turnable)
     }
 
     /// Reads one image on the calling (pool) thread. A panic is caught here so that it fails
     /// the page, not the caller.
-    fn read_on_this_thread(&self, page: &PageImage, deadline: Option<Deadline>) -> Result<OcrPage, OcrError> {
-        catch_unwind(AssertUnwindSafe(|| self.read_page(page, deadline)))
+    fn read_on_this_thread(
+        &self,
+        page: &PageImage,
+        deadline: Option<Deadline>,
+        turnable: bool,
+    ) -> Result<OcrPage, OcrError> {
+        catch_unwind(AssertUnwindSafe(|| self.read_page(page, deadline, turnable)))
             .unwrap_or_else(|panic| Err(OcrError::Engine(format!("OCR failed ({})", panic_message(&panic)))))
     }
 
-    fn read_page(&self, page: &PageImage, deadline: Option<Deadline>) -> Result<OcrPage, OcrError> {
+    fn read_page(
+        &self,
+        page: &PageImage,
+        deadline: Option<Deadline>,
+        turnable: bool,
+    ) -> Result<OcrPage, OcrError> {
         check_image(page)?;
         let first = self.with_engine(|t| self.read_once(t, &page.image, page.dpi, 0, deadline))?;
-        if first.info.confidence >= ROTATION_CHECK_BELOW {
+        if !turnable || first.info.confidence >= ROTATION_CHECK_BELOW {
             return Ok(first);
         }
         self.retry_rotated(first, page, deadline)

@@ -148,7 +148,9 @@ pub fn read(intake: &Intake, bytes: &[u8], deadline: Deadline) -> Result<PdfRead
         let image_notes: Mutex<Vec<Warning>> = Mutex::new(Vec::new());
         let too_large: Mutex<Option<u64>> = Mutex::new(None);
         let (max_pixels, default_dpi) = (config.limits.max_image_pixels, config.ocr.default_dpi);
-        let results = intake.ocr.recognize_pages(jobs.len(), deadline, |j| {
+        // An image of a text page read turned is not kept (`image_text_adds`): it is read once.
+        let turnable = |j: usize| !jobs[j].on_text_page;
+        let results = intake.ocr.recognize_pages_turnable(jobs.len(), deadline, turnable, |j| {
             let Job { page: i, selection, .. } = &jobs[j];
             let plan = &plans[*i];
             let mut notes = Vec::new();
