@@ -1566,7 +1566,15 @@ fn window_addressee(
         } else {
             Some(l.text[..sender_name_end(rules, l.text)?].trim())
         };
-        let j = next_filled(lines, i, lines.len())?;
+        let mut j = next_filled(lines, i, lines.len())?;
+        // A web or mail address alone on its line, from the sender's column beside the window
+        // ("www.kraxi.com"), between the sender line and the addressee.
+        while sender.is_some()
+            && lines[j].text.trim().split_whitespace().count() == 1
+            && CONTACT_LINE.is_match(lines[j].text)
+        {
+            j = next_filled(lines, j, lines.len())?;
+        }
         let n = lines[j].text.trim();
         // A salutation or title under the sender line opens the block itself (the next line read).
         let opens = |t: &str| is_line(&rules.salutation_line, t) || is_line(&rules.addressee_title_line, t);

@@ -232,8 +232,8 @@ fn either<T: Clone + PartialEq>(
 ///   values for which net + VAT = gross holds (EN 16931 BR-CO-15), with as many stream values
 ///   as possible; when none holds, the stream's values. For every other field, the stream's.
 ///
-/// The invoice's kind, party names and addresses, VAT breakdown, lines, flags and extra fields
-/// are the stream view's; a party's country follows its VAT number.
+/// The invoice's kind, party names found by both views and addresses, VAT breakdown, lines, flags
+/// and extra fields are the stream view's; a party's country follows its VAT number.
 pub fn combine(doc: &Document, stream: ExtractedInvoice, layout: &ExtractedInvoice) -> ExtractedInvoice {
     let mut inv = stream;
     let (net, vat, gross) = totals(
@@ -259,15 +259,18 @@ pub fn combine(doc: &Document, stream: ExtractedInvoice, layout: &ExtractedInvoi
 }
 
 fn party(doc: &Document, p: &mut PartyFields, layout: &PartyFields) {
-    // The name stays the stream view's: the name rules read line structure (first line, the
-    // line under a label) that the layout changes where columns share a line; on the Factur-X
-    // corpus the names found on the layout view only were all wrong (docs/layout.md). Only where
-    // the stream joined the next line or another column to it does the layout's name shorten it.
+    // The name found by both views stays the stream view's: the name rules read line structure
+    // (first line, the line under a label) that the layout changes where columns share a line
+    // (docs/layout.md). Only where the stream joined the next line or another column to it does
+    // the layout's name shorten it.
     if let (Some(s), Some(l)) = (&p.name, &layout.name)
         && let Some(cut) = cut_to_layout(doc, s, &l.value)
     {
         p.name = Some(cut);
     }
+    // A name only the layout view finds (the window address under the sender line, where the
+    // stream put the sender's column between them) is taken as the other fields' are.
+    p.name = either(doc, p.name.take(), &layout.name);
     p.siren = either(doc, p.siren.take(), &layout.siren);
     p.siret = either(doc, p.siret.take(), &layout.siret);
     if p.vat_id.is_none()
@@ -460,6 +463,21 @@ mod tests {
         assert!(cut_to_layout(&d, &g("Kunden AG MitteKundenstraße 15DE"), "Kunden AG Mitte   EUR").is_some());
         assert!(cut_to_layout(&d, &g("Kunden AG Mitte"), "Kunden AG Mitte").is_none());
         assert!(cut_to_layout(&d, &g("Kunden AG MitteKundenstraße 15DE"), "Kundenstraße 15").is_none());
+    }
+
+    #[test]
+    fn a_name_only_the_layout_finds_is_taken() {
+        // The stream puts the sender's address column between the sender line and the window
+        // address; the layout puts only the sender's website there.
+        let stream = "Kraxi GmbH · Flugzeugallee 17 · 12345 Papierfeld · Deutschland\n Flugzeugallee 17\n12345 Papierfeld\nDeutschland\n\nPapierflieger-Vertriebs-GmbH\nHelga Musterfrau\nRabattstr. 25\n34567 Osterhausen\n\nRechnungsnummer: 2014-03\n";
+        let layout = "Kraxi GmbH · Flugzeugallee 17 · 12345 Papierfeld · Deutschland   info@kraxi.com\nwww.kraxi.com\nPapierflieger-Vertriebs-GmbH\nHelga Musterfrau\nRabattstr. 25\n34567 Osterhausen\n\nRechnungsnummer: 2014-03\n";
+        let mut d = crate::invoice::extract::tests::doc(&[stream]);
+        let rules = crate::invoice::extract::tests::rules();
+        assert!(extract_text(&d, rules).customer.name.is_none());
+        d.pages[0].layout = Some(layout.into());
+        let name = extract_both(&d, rules).customer.name.unwrap();
+        assert_eq!(name.value, "Papierflieger-Vertriebs-GmbH");
+        assert_eq!(name.evidence.locations[0].span.start, stream.find("Papierflieger").unwrap());
     }
 
     /// A text grounded at the first `printed` of `text` (page 1).
