@@ -1570,7 +1570,7 @@ fn window_addressee(
         // A web or mail address alone on its line, from the sender's column beside the window
         // ("www.kraxi.com"), between the sender line and the addressee.
         while sender.is_some()
-            && lines[j].text.trim().split_whitespace().count() == 1
+            && lines[j].text.split_whitespace().count() == 1
             && CONTACT_LINE.is_match(lines[j].text)
         {
             j = next_filled(lines, j, lines.len())?;
