@@ -4,10 +4,11 @@
 //!
 //! Tests that need OCR (they call the real libtesseract through `Ocr`): `scan_g4_is_read_by_ocr`,
 //! `scan_jpeg_strips_are_read_by_ocr`, `image_only_corpus_pdf_is_read_by_ocr`,
-//! `text_layer_failure_falls_back_to_ocr`.
+//! `text_layer_failure_falls_back_to_ocr`, `text_in_an_image_beside_the_text_layer_is_appended_with_its_boxes`,
+//! `an_image_repeating_the_text_layer_adds_nothing`.
 
 use liasse::config::{Config, SandboxConfig};
-use liasse::document::{PageMethod, Warning};
+use liasse::document::{PageMethod, Warning, squash};
 use liasse::intake::pdf::{self, PdfRead};
 use liasse::intake::sandbox::{Sandbox, SandboxError};
 use liasse::intake::{Deadline, FailureKind, Input, Intake, IntakeError};
@@ -41,11 +42,6 @@ fn read(intake: &Intake, bytes: &[u8]) -> Result<PdfRead, IntakeError> {
 
 fn has_warning(warnings: &[Warning], code: &str) -> bool {
     warnings.iter().any(|w| w.code == code)
-}
-
-/// Letters and digits only, lowercased: for loose comparisons of texts laid out differently.
-fn squash(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 // -------------------------------------------------------------------------------------------------

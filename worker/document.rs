@@ -176,6 +176,13 @@ pub struct Page {
     pub words: Vec<Word>,
 }
 
+impl Page {
+    /// The OCR words overlapping `span` of the page text.
+    pub fn words_over(&self, span: Span) -> impl Iterator<Item = &Word> {
+        self.words.iter().filter(move |w| w.span.start < span.end && span.start < w.span.end)
+    }
+}
+
 /// A file embedded in a PDF (PDF/A-3 associated files, Factur-X XML…).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {

@@ -39,9 +39,7 @@ impl Location {
     pub fn of(doc: &Document, page: u32, span: Span) -> Option<Location> {
         let p = doc.pages.get((page as usize).checked_sub(1)?)?;
         let text = p.text.get(span.start..span.end)?.to_string();
-        let bbox = union(
-            p.words.iter().filter(|w| w.span.start < span.end && span.start < w.span.end).map(|w| w.bbox),
-        );
+        let bbox = union(p.words_over(span).map(|w| w.bbox));
         Some(Location { page, span, text, bbox })
     }
 }

@@ -59,8 +59,7 @@ fn evidence(
     let loc = Location::of(doc, page, Span { start, end })?;
     let p = doc.pages.get(page as usize - 1)?;
     // Scaled by the OCR words' confidence: those of an OCR page, or of text read in an image.
-    let ws: Vec<f32> =
-        p.words.iter().filter(|w| w.span.start < end && start < w.span.end).map(|w| w.confidence).collect();
+    let ws: Vec<f32> = p.words_over(Span { start, end }).map(|w| w.confidence).collect();
     let conf = if !ws.is_empty() {
         confidence * (ws.iter().sum::<f32>() / ws.len() as f32 / 100.0).clamp(0.0, 1.0)
     } else if p.method == PageMethod::Ocr {
@@ -916,13 +915,7 @@ fn supplier_from_section(
     let l = &lines[j];
     // The name ends at its legal form when the text layer glued the next line to it ("Lieferant
     // GmbHLieferantenstraße 20DE   80333   München").
-    let end = rules
-        .legal_form_glued
-        .as_ref()
-        .and_then(|r| r.captures(l.text))
-        .and_then(|c| c.name("next"))
-        .map_or(l.text.len(), |m| m.start())
-        .min(before_on_behalf(rules, l.text));
+    let end = before_next(&rules.legal_form_glued, l.text).min(before_on_behalf(rules, l.text));
     name_at(doc, l, 0, end, "supplier_name.section", 0.85).map(|g| (g, j))
 }
 
@@ -1082,15 +1075,10 @@ static CONTACT_TAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\s+(?:t[ée]l(?:[ée]phone)?|phone|fax|e-?mail)\s*[.:]").expect("contact tail regex")
 });
 
-/// Where a line's text ends before a contact label inside it (its length when there is none).
 /// Is the next non-empty line after line `i`, on its page, an attention line ("T.a.v. bosd",
 /// "À l'attention de M. X")? The line `i` then names an addressee.
 fn above_attention(rules: &InvoiceRules, lines: &[TextLine], i: usize) -> bool {
-    lines[i + 1..]
-        .iter()
-        .take_while(|l| l.page == lines[i].page)
-        .find(|l| !l.text.trim().is_empty())
-        .is_some_and(|l| rules.attention_labels.is_match(l.text.trim()))
+    next_filled(lines, i, lines.len()).is_some_and(|j| rules.attention_labels.is_match(lines[j].text.trim()))
 }
 
 /// The lines `[s, e)` of the first block on page 1 that names an addressee: its name above an
@@ -1139,10 +1127,7 @@ fn supplier_by_domain(
                 continue;
             };
             let key = norm(name);
-            if key.len() >= 4
-                && !rules.shared_domains.iter().any(|d| norm(d) == key)
-                && !domains.contains(&key)
-            {
+            if key.len() >= 4 && !rules.shared_domains.contains(&key) && !domains.contains(&key) {
                 domains.push(key);
             }
         }
@@ -1150,7 +1135,7 @@ fn supplier_by_domain(
     if domains.is_empty() {
         return None;
     }
-    let mut found: Option<(usize, usize)> = None;
+    let mut found: Option<usize> = None;
     for (i, l) in lines.iter().enumerate() {
         let t = l.text.trim();
         if l.page != 1 || !outside(i) || !name_like(rules, t) || t.len() > 60 {
@@ -1167,16 +1152,16 @@ fn supplier_by_domain(
             continue;
         }
         match found {
-            Some((j, _)) if norm(lines[j].text) == norm(t) => {}
+            Some(j) if norm(lines[j].text) == norm(t) => {}
             Some(_) => return None,
-            None => found = Some((i, l.text.len() - l.text.trim_start().len())),
+            None => found = Some(i),
         }
     }
-    let (i, lead) = found?;
-    let l = &lines[i];
-    name_at(doc, l, lead, l.text.trim_end().len(), "supplier_name.web_domain", 0.85).map(|g| (g, i))
+    let i = found?;
+    name_at(doc, &lines[i], 0, lines[i].text.len(), "supplier_name.web_domain", 0.85).map(|g| (g, i))
 }
 
+/// Where a line's text ends before a contact label inside it (its length when there is none).
 fn before_contact(t: &str) -> usize {
     CONTACT_TAIL.find(t).map_or(t.len(), |m| m.start())
 }
@@ -1184,12 +1169,12 @@ fn before_contact(t: &str) -> usize {
 /// Where a company's name ends when the party it acts for follows its legal form ("e-Luscious
 /// Nederland B.V. iov Saeco.com"): at the legal form; else the line's end.
 fn before_on_behalf(rules: &InvoiceRules, t: &str) -> usize {
-    rules
-        .legal_form_on_behalf
-        .as_ref()
-        .and_then(|r| r.captures(t))
-        .and_then(|c| c.name("next"))
-        .map_or(t.len(), |m| m.start())
+    before_next(&rules.legal_form_on_behalf, t)
+}
+
+/// Where group `next` of `re` (a regex of the rules, maybe absent) starts in `t`; else `t`'s end.
+fn before_next(re: &Option<Regex>, t: &str) -> usize {
+    re.as_ref().and_then(|r| r.captures(t)).and_then(|c| c.name("next")).map_or(t.len(), |m| m.start())
 }
 
 fn supplier_name_and_address(
@@ -1344,8 +1329,7 @@ fn customer_name_and_address(
     // another column's cells ("Factuuradres Afleveradres" / "bosd" / "Fakestreet 46").
     let addressee = || {
         let l = &lines[addressee_block(rules, lines)?.0];
-        let lead = l.text.len() - l.text.trim_start().len();
-        name_at(doc, l, lead, l.text.trim_end().len(), "customer_name.above_attention", 0.85)
+        name_at(doc, l, 0, l.text.len(), "customer_name.above_attention", 0.85)
     };
     if let Some((Some(name), address)) = from_block {
         let weak =
@@ -1512,8 +1496,7 @@ fn after_salutation(
     if !plain_name(rules, t) || is_line(&rules.salutation_line, t) {
         return None;
     }
-    let lead = l.text.len() - l.text.trim_start().len();
-    let name = name_at(doc, l, lead, lead + t.len(), "customer_name.under_label", 0.85)?;
+    let name = name_at(doc, l, 0, l.text.len(), "customer_name.under_label", 0.85)?;
     let mut locations = salutation.evidence.locations;
     locations.extend(name.evidence.locations);
     let g = Grounded {
@@ -1586,13 +1569,12 @@ fn window_addressee(
             return None;
         }
         let address = address_below(lines, j)?;
-        let lead = |l: &TextLine| l.text.len() - l.text.trim_start().len();
         let rule = "customer_name.window_address";
         let name = if salutation {
-            let g = name_at(doc, l, lead(l), lead(l) + t.len(), rule, 0.8)?;
+            let g = name_at(doc, l, 0, l.text.len(), rule, 0.8)?;
             after_salutation(doc, rules, lines, i, lines.len(), g)?.0
         } else {
-            name_at(doc, &lines[j], lead(&lines[j]), lead(&lines[j]) + n.len(), rule, 0.8)?
+            name_at(doc, &lines[j], 0, lines[j].text.len(), rule, 0.8)?
         };
         Some((name, join_lines(doc, &address, "customer_address.window_address", 0.75)))
     })
@@ -1625,8 +1607,7 @@ fn delivery_party_named_twice(
             return None;
         }
         let address = address_below(lines, k)?;
-        let lead = l.text.len() - l.text.trim_start().len();
-        let name = name_at(doc, l, lead, lead + n.len(), "customer_name.delivery_and_billing", 0.8)?;
+        let name = name_at(doc, l, 0, l.text.len(), "customer_name.delivery_and_billing", 0.8)?;
         Some((name, join_lines(doc, &address, "customer_address.delivery_and_billing", 0.75)))
     })
 }

@@ -203,7 +203,7 @@ pub struct InvoiceRules {
     /// A legal form followed by words introducing the party the company acts for ("B.V. iov
     /// Saeco.com"): group `next` starts those words.
     pub legal_form_on_behalf: Option<Regex>,
-    /// Web domains shared by many, lower case.
+    /// Web domains shared by many, squashed (letters and digits, lower case).
     pub shared_domains: Vec<String>,
     pub checks: Checks,
     /// Supplier templates in invoice2data's format (`templates/` of the rules folder).
@@ -362,7 +362,7 @@ impl InvoiceRules {
                 )?),
                 _ => None,
             },
-            shared_domains: f.shared_domains.iter().map(|d| d.to_lowercase()).collect(),
+            shared_domains: f.shared_domains.iter().map(|d| crate::document::squash(d)).collect(),
             checks,
             templates: Vec::new(),
         })
